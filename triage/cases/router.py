@@ -1,0 +1,158 @@
+"""`CaseRouter`: a loaded case model plus the taxonomy, turning texts into full predictions.
+
+>>> router = CaseRouter.from_registry(Registry("models"))      # doctest: +SKIP
+>>> router.predict(["我的包裹显示已签收但是没收到"])[0].category  # doctest: +SKIP
+'not_received'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from triage.cases.details import missing_details
+from triage.cases.model import CaseClassifier
+from triage.errors import InputError, ModelError
+from triage.registry import LoadedModel, Registry
+from triage.taxonomy import Taxonomy
+from triage.text.entities import extract_entities
+from triage.text.language import LANGUAGES, detect_language, reply_language
+from triage.text.normalize import normalize
+
+__all__ = ["CASE_MODEL_NAME", "CasePrediction", "CaseRouter"]
+
+CASE_MODEL_NAME = "cases"
+
+
+@dataclass
+class CasePrediction:
+    """Everything the service returns for one case."""
+
+    category: str
+    name_zh: str
+    name_en: str
+    confidence: float
+    needs_review: bool
+    threshold: float
+    language: str
+    top: list[dict] = field(default_factory=list)
+    entities: list[dict] = field(default_factory=list)
+    missing_details: list[dict] = field(default_factory=list)
+    explanation: list[dict] = field(default_factory=list)
+    model: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CaseRouter:
+    """Predicts categories with names, alternatives, review flag, entities and missing details.
+
+    Works with any label set: labels missing from the taxonomy are named by their id.
+    """
+
+    def __init__(
+        self,
+        model: CaseClassifier,
+        taxonomy: Taxonomy | None = None,
+        *,
+        name: str = CASE_MODEL_NAME,
+        version: str = "unversioned",
+        top_k: int = 3,
+        explain_terms: int = 6,
+    ):
+        if not isinstance(model, CaseClassifier):
+            raise ModelError(f"expected a CaseClassifier, got {type(model).__name__}")
+        self.model = model
+        self.taxonomy = taxonomy
+        self.name = name
+        self.version = version
+        self.top_k = top_k
+        self.explain_terms = explain_terms
+
+    @classmethod
+    def from_loaded(cls, loaded: LoadedModel, taxonomy: Taxonomy | None = None) -> CaseRouter:
+        return cls(loaded.model, taxonomy, name=loaded.name, version=loaded.version)
+
+    @classmethod
+    def from_registry(
+        cls, registry: Registry, taxonomy: Taxonomy | None = None, name: str = CASE_MODEL_NAME
+    ) -> CaseRouter:
+        return cls.from_loaded(registry.load(name), taxonomy)
+
+    def _names(self, category: str) -> tuple[str, str]:
+        if self.taxonomy is not None and category in self.taxonomy:
+            entry = self.taxonomy[category]
+            return entry.name_zh, entry.name_en
+        return category, category
+
+    def warm(self) -> CaseRouter:
+        """Run one prediction so that jieba's dictionary and caches are loaded."""
+        self.predict(["预热 warm-up 订单 order"])
+        return self
+
+    def predict(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[CasePrediction]:
+        """Predict every text; `languages` may force a text's language (zh, en or mixed)."""
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise InputError(f"text {i} is empty")
+        if languages is not None and len(languages) != len(texts):
+            raise InputError("languages must have one entry per text")
+        if not texts:
+            return []
+        model = self.model
+        matrix = model.transform(texts)
+        proba = model.proba_from_matrix(matrix)
+        order = np.argsort(-proba, axis=1)[:, : self.top_k]
+        meta = {"name": self.name, "version": self.version}
+        out = []
+        for i, text in enumerate(texts):
+            best = int(order[i, 0])
+            category = str(model.classes_[best])
+            confidence = float(proba[i, best])
+            threshold = float(model.thresholds_[best])
+            forced = languages[i] if languages is not None else None
+            if forced is not None and forced not in LANGUAGES:
+                raise InputError(f"language must be one of {LANGUAGES}, not {forced!r}")
+            language = forced or detect_language(text)
+            entities = extract_entities(text)
+            details: list[dict] = []
+            if self.taxonomy is not None and category in self.taxonomy:
+                details = missing_details(
+                    self.taxonomy[category], normalize(text), entities, reply_language(language)
+                )
+            name_zh, name_en = self._names(category)
+            top = []
+            for j in order[i]:
+                alt = str(model.classes_[j])
+                alt_zh, alt_en = self._names(alt)
+                top.append(
+                    {
+                        "category": alt,
+                        "name_zh": alt_zh,
+                        "name_en": alt_en,
+                        "confidence": round(float(proba[i, j]), 4),
+                    }
+                )
+            out.append(
+                CasePrediction(
+                    category=category,
+                    name_zh=name_zh,
+                    name_en=name_en,
+                    confidence=round(confidence, 4),
+                    needs_review=bool(confidence < threshold),
+                    threshold=round(threshold, 4),
+                    language=language,
+                    top=top,
+                    entities=[e.to_dict() for e in entities],
+                    missing_details=details,
+                    explanation=model.explain_row(matrix[i], best, self.explain_terms),
+                    model=meta,
+                )
+            )
+        return out

@@ -1,0 +1,111 @@
+"""``triage models``, ``triage bootstrap`` and ``triage corpus``: commands not tied to one model."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from triage.console import echo_json, handle_errors, settings_from_context
+
+__all__ = ["register"]
+
+
+@click.group()
+def models() -> None:
+    """List, promote and roll back registered model versions."""
+
+
+@models.command("list")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def models_list(name, as_json):
+    """Registered versions of NAME (or of every model), oldest first."""
+    from triage.registry import Registry
+
+    registry = Registry(settings_from_context().models_dir)
+    names = [name] if name else registry.names()
+    listing = {n: registry.versions(n) for n in names}
+    if as_json:
+        echo_json(listing)
+        return
+    if not any(listing.values()):
+        click.echo(f"no models in {registry.root}")
+        return
+    for n, versions in listing.items():
+        click.echo(n)
+        for meta in versions:
+            metrics = meta.get("metrics", {})
+            headline = metrics.get("held_out", metrics)
+            figures = ", ".join(
+                f"{k} {headline[k]}"
+                for k in ("accuracy", "macro_f1", "ece")
+                if isinstance(headline.get(k), float)
+            )
+            reason = f"  ({meta['rejected_reason']})" if meta.get("rejected_reason") else ""
+            click.echo(
+                f"  {meta['version']}  {meta['status']:9s}  {meta.get('created_at', '')}  {figures}{reason}"
+            )
+
+
+@models.command("promote")
+@click.argument("name")
+@click.argument("version")
+@handle_errors
+def models_promote(name, version):
+    """Make VERSION the champion of NAME."""
+    from triage.registry import Registry
+
+    Registry(settings_from_context().models_dir).promote(name, version, reason="promoted by hand")
+    click.echo(f"{name}: champion is now {version}")
+
+
+@models.command("rollback")
+@click.argument("name")
+@handle_errors
+def models_rollback(name):
+    """Make the previous champion of NAME the champion again."""
+    from triage.registry import Registry
+
+    version = Registry(settings_from_context().models_dir).rollback(name)
+    click.echo(f"{name}: rolled back, champion is now {version}")
+
+
+@click.command()
+@handle_errors
+def bootstrap():
+    """Train and register the default models when none are registered."""
+    from triage.cases.default import ensure_default_case_model
+
+    settings = settings_from_context()
+    with click.progressbar(
+        length=8, label="training the default case model", file=sys.stderr
+    ) as bar:
+        version, trained = ensure_default_case_model(
+            settings, progress=lambda message: bar.update(1)
+        )
+    click.echo(
+        f"case model: {'trained and registered' if trained else 'already registered'} cases@{version}"
+    )
+
+
+@click.group()
+def corpus() -> None:
+    """Check the seed case corpus."""
+
+
+@corpus.command("check")
+@handle_errors
+def corpus_check():
+    """Counts per category and language; fails on near-duplicate texts."""
+    from triage.corpus import _main
+
+    raise SystemExit(_main(["check", "--dir", str(settings_from_context().corpus_dir)]))
+
+
+def register(cli) -> None:
+    """Attach these commands to the root group."""
+    cli.add_command(models)
+    cli.add_command(bootstrap)
+    cli.add_command(corpus)
