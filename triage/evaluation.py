@@ -56,8 +56,10 @@ def evaluate_case_predictions(
     result = {
         "n": int(len(y_true)),
         "accuracy": _round(accuracy_score(y_true, y_pred)),
+        # macro-F1 over the classes present in the data: a class the data never holds would
+        # count as F1 0 and say nothing about the model
         "macro_f1": _round(
-            f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+            f1_score(y_true, y_pred, labels=sorted(set(y_true)), average="macro", zero_division=0)
         ),
         "ece": _round(expected_calibration_error(confidence, correct)),
         "target_precision": target_precision,
@@ -87,7 +89,13 @@ def evaluate_case_predictions(
                 "n": int(mask.sum()),
                 "accuracy": _round(correct[mask].mean()),
                 "macro_f1": _round(
-                    f1_score(y_true[mask], y_pred[mask], average="macro", zero_division=0)
+                    f1_score(
+                        y_true[mask],
+                        y_pred[mask],
+                        labels=sorted(set(y_true[mask])),
+                        average="macro",
+                        zero_division=0,
+                    )
                 ),
                 "ece": _round(expected_calibration_error(confidence[mask], correct[mask])),
                 "coverage_at_precision": _round(covered[mask].mean()),
