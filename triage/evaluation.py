@@ -113,6 +113,14 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
 def plot_confusion_matrix(metrics: dict, path: str | Path, title: str = "Confusion matrix") -> Path:
     """A row-normalized confusion-matrix heat map with counts, saved as PNG."""
     plt = _pyplot()
@@ -136,11 +144,7 @@ def plot_confusion_matrix(metrics: dict, path: str | Path, title: str = "Confusi
                     )
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of the true class")
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_reliability(
@@ -169,11 +173,7 @@ def plot_reliability(
     bottom.bar(centers, counts, width=0.8 / bins)
     bottom.set_xlabel("confidence")
     bottom.set_ylabel("cases")
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_case_report(
