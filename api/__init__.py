@@ -1,0 +1,16 @@
+"""The HTTP service of case-triage: a Flask application factory and thin views over `triage`.
+
+    >>> from api import create_app
+    >>> app = create_app({"data_dir": "/tmp/triage"})   # doctest: +SKIP
+
+Run it with ``triage serve`` (gunicorn). Layout: factory.py builds the app; runtime.py and
+serving.py hold the per-worker database, taxonomy and models; auth.py, validation.py, errors.py
+and security.py are the edges; views/ has one module per resource; openapi.py assembles the
+document served at /openapi.json and /docs.
+"""
+
+from __future__ import annotations
+
+from api.factory import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,140 @@
+"""API keys on requests: who is calling, whether the role may, and the per-key rate limit.
+
+A view declares what it needs with `@requires("analyst")`. The key comes from
+``Authorization: Bearer <token>`` or ``X-API-Key: <token>``; tokens are checked against their
+stored SHA-256 in constant time (triage.keys). Roles are ordered predict < analyst < admin.
+
+The rate limit is a fixed one-minute window per key counted in the database, so that it holds
+across all gunicorn workers (and machines sharing a database): over
+`Settings.rate_limit_per_minute` requests a key gets 429 with Retry-After until the window ends.
+With ``require_api_keys`` off, a request without a key acts as admin (for trusted local use
+only); a key that is given is still checked.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from api.errors import ApiError
+from api.runtime import runtime
+from triage.keys import parse_token, role_allows, validate_role
+
+__all__ = ["Caller", "current_caller", "requires"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of this request (key_id None when keys are not required)."""
+
+    key_id: str | None
+    role: str
+
+
+def _token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(
+                401,
+                "invalid_api_key",
+                "use 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return value.strip()
+    return request.headers.get("X-API-Key", "").strip() or None
+
+
+def _authenticate() -> Caller:
+    state = runtime()
+    token = _token()
+    if token is None:
+        if not state.settings.require_api_keys:
+            return Caller(key_id=None, role="admin")
+        raise ApiError(
+            401,
+            "missing_api_key",
+            "this operation needs an API key: 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    key_id = parse_token(token)
+    record = state.store.authenticate(key_id, token) if key_id else None
+    if record is None:
+        raise ApiError(
+            401,
+            "invalid_api_key",
+            "the API key is unknown, malformed or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Caller(key_id=record.id, role=record.role)
+
+
+def _count(caller: Caller) -> None:
+    limit = runtime().settings.rate_limit_per_minute
+    if caller.key_id is None or limit <= 0:
+        return
+    now = time.time()
+    window = int(now // WINDOW_SECONDS * WINDOW_SECONDS)
+    count = runtime().store.count_request(caller.key_id, window)
+    g.rate_limit = (limit, max(limit - count, 0))
+    if count > limit:
+        retry = max(1, math.ceil(window + WINDOW_SECONDS - now))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"over {limit} requests per minute for this key; retry in {retry} s",
+            {"limit": limit, "retry_after": retry},
+            headers={"Retry-After": str(retry)},
+        )
+
+
+def current_caller() -> Caller:
+    """The caller authenticated for this request (only inside a `requires` view)."""
+    return g.caller
+
+
+def requires(role: str) -> Callable[[F], F]:
+    """Decorate a view: 401 without a valid key, 403 for a lower role, 429 over the limit."""
+    validate_role(role)
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            caller = _authenticate()
+            if not role_allows(caller.role, role):
+                raise ApiError(
+                    403,
+                    "insufficient_role",
+                    f"this operation needs the {role} role; the key has {caller.role}",
+                    {"required": role, "granted": caller.role},
+                )
+            _count(caller)
+            g.caller = caller
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def init_app(app: Any) -> None:
+    """Report the rate limit state on every response of an authenticated request."""
+
+    @app.after_request
+    def _rate_headers(response: Any) -> Any:
+        state = g.get("rate_limit")
+        if state is not None:
+            response.headers["X-RateLimit-Limit"] = str(state[0])
+            response.headers["X-RateLimit-Remaining"] = str(state[1])
+        return response

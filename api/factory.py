@@ -1,0 +1,67 @@
+"""The application factory: `create_app(config=None)`.
+
+Settings come from defaults, then ``TRIAGE_*`` environment variables, then `config`: lower-case
+keys are `triage.config.Settings` fields (``models_dir``, ``data_dir``, ``database_url``,
+``batch_limit``...), upper-case keys go to Flask's config (``TESTING``), and ``load_models``
+(default True) says whether to load and warm the models now.
+
+    >>> app = create_app({"data_dir": "/tmp/triage", "TESTING": True})   # doctest: +SKIP
+
+Each worker calls this once: the database is opened (and migrated when behind), the taxonomy
+read, the models loaded and warmed, then the resources of `RESOURCES` are registered with their
+part of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api import auth, errors, openapi, runtime, security
+from triage.config import Settings
+
+__all__ = ["RESOURCES", "create_app"]
+
+#: The resources of the service, each a module with `blueprint` and `openapi(settings)`.
+#: A new resource (orders, monitoring...) is one more module and one more line here.
+RESOURCES: tuple[str, ...] = (
+    "api.views.system",
+    "api.views.cases",
+    "api.views.feedback",
+    "api.views.predictions",
+    "api.views.taxonomy",
+    "api.views.models",
+    "api.views.docs",
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the WSGI application; see the module docstring for `config`."""
+    config = dict(config or {})
+    flask_config = {k: config.pop(k) for k in list(config) if k.isupper()}
+    load_models = bool(config.pop("load_models", True))
+    settings = Settings.from_env(config)
+
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        TRIAGE_SETTINGS=settings,
+    )
+    app.config.update(flask_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+
+    errors.init_app(app)
+    security.init_app(app)
+    auth.init_app(app)
+    openapi.init_app(app, settings)
+    for name in RESOURCES:
+        module = importlib.import_module(name)
+        app.register_blueprint(module.blueprint)
+        openapi.add_resource(app, module.openapi, settings)
+    runtime.init_app(app, settings, load_models=load_models)
+    return app

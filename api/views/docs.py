@@ -1,0 +1,116 @@
+"""``GET /openapi.json`` (the OpenAPI 3.1 document) and ``GET /docs`` (the same, readable).
+
+The docs page is rendered on the server from the document, with a local stylesheet: it works
+offline, with no script and nothing fetched from a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+
+from api.openapi import json_response, openapi_for
+from triage.config import Settings
+
+__all__ = ["blueprint", "openapi"]
+
+blueprint = Blueprint("docs", __name__)
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI document of this service."""
+    return jsonify(openapi_for().document)
+
+
+def _schema_name(schema: dict[str, Any] | None) -> str | None:
+    if not schema:
+        return None
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    return None
+
+
+def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for path, item in document["paths"].items():
+        for method in _METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            body = (op.get("requestBody") or {}).get("content", {}).get("application/json", {})
+            responses = []
+            for status, response in op.get("responses", {}).items():
+                if "$ref" in response:
+                    response = document["components"]["responses"][_schema_name(response)]
+                schema = response.get("content", {}).get("application/json", {}).get("schema")
+                responses.append(
+                    {
+                        "status": status,
+                        "description": response.get("description", ""),
+                        "schema": json.dumps(schema, ensure_ascii=False) if schema else "",
+                    }
+                )
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "id": op.get("operationId", f"{method}-{path}"),
+                    "tag": (op.get("tags") or ["other"])[0],
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "role": op.get("x-required-role"),
+                    "parameters": op.get("parameters", []),
+                    "body": json.dumps(body.get("schema"), ensure_ascii=False) if body else "",
+                    "example": json.dumps(body["example"], ensure_ascii=False, indent=2)
+                    if "example" in body
+                    else "",
+                    "responses": responses,
+                }
+            )
+    return out
+
+
+@blueprint.get("/docs")
+def docs_page():
+    """A readable page of the OpenAPI document (no JavaScript, no CDN)."""
+    document = openapi_for().document
+    schemas = {
+        name: json.dumps(schema, ensure_ascii=False, indent=2)
+        for name, schema in sorted(document["components"]["schemas"].items())
+    }
+    return render_template(
+        "docs.html", info=document["info"], operations=_operations(document), schemas=schemas
+    )
+
+
+def openapi(settings: Settings) -> dict[str, Any]:
+    return {
+        "paths": {
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapiDocument",
+                    "tags": ["docs"],
+                    "summary": "This document.",
+                    "responses": {"200": json_response({"type": "object"}, "OpenAPI 3.1.")},
+                }
+            },
+            "/docs": {
+                "get": {
+                    "operationId": "docsPage",
+                    "tags": ["docs"],
+                    "summary": "This document as a readable HTML page.",
+                    "responses": {
+                        "200": {
+                            "description": "HTML.",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+        }
+    }

@@ -1,0 +1,122 @@
+"""``POST /v1/feedback``: an analyst's correction of a logged prediction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from api.auth import current_caller, requires
+from api.errors import ApiError
+from api.openapi import error_responses, json_body, json_response, ref
+from api.runtime import runtime
+from api.validation import parse_json_body
+from triage.config import Settings
+
+__all__ = ["blueprint", "feedback_document", "openapi"]
+
+blueprint = Blueprint("feedback", __name__)
+
+
+def feedback_document(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON form of a feedback row."""
+    return {
+        "id": row["id"],
+        "prediction_id": row["prediction_id"],
+        "category": row["category"],
+        "note": row["note"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+@blueprint.post("/v1/feedback")
+@requires("analyst")
+def create_feedback():
+    """Record the right category of a logged prediction; retraining learns from these."""
+    state = runtime()
+    body = parse_json_body("FeedbackInput", state.settings.max_body_bytes)
+    category = body["category"]
+    if category not in state.taxonomy:
+        raise ApiError(
+            422,
+            "unknown_category",
+            f"category: {category!r} is not in the taxonomy (see GET /v1/taxonomy)",
+            {"field": "category", "allowed": state.taxonomy.ids},
+        )
+    row = state.store.add_feedback(
+        body["prediction_id"], category, body.get("note"), current_caller().key_id
+    )
+    if row is None:
+        raise ApiError(
+            404,
+            "prediction_not_found",
+            f"no logged prediction {body['prediction_id']!r}",
+            {"field": "prediction_id"},
+        )
+    document = {**feedback_document(row), "predicted_category": row["predicted_category"]}
+    return document, 201
+
+
+def openapi(settings: Settings) -> dict[str, Any]:
+    feedback = {
+        "type": "object",
+        "required": ["id", "prediction_id", "category", "note", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "prediction_id": {"type": "string"},
+            "category": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    }
+    return {
+        "paths": {
+            "/v1/feedback": {
+                "post": {
+                    "operationId": "createFeedback",
+                    "tags": ["feedback"],
+                    "summary": "Correct the category of a logged prediction.",
+                    "x-required-role": "analyst",
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "requestBody": json_body(
+                        ref("FeedbackInput"),
+                        example={
+                            "prediction_id": "0b8e4c9e-7f43-4c55-9d1e-2f6d3f0f9a11",
+                            "category": "not_received",
+                            "note": "buyer says the parcel never arrived",
+                        },
+                    ),
+                    "responses": {
+                        "201": json_response(ref("FeedbackCreated"), "Recorded."),
+                        **error_responses(400, 401, 403, 404, 413, 415, 422, 429, 503),
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "FeedbackInput": {
+                    "type": "object",
+                    "required": ["prediction_id", "category"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "prediction_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "category": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 64,
+                            "description": "A category id of GET /v1/taxonomy (422 otherwise).",
+                        },
+                        "note": {"type": ["string", "null"], "maxLength": 2000},
+                    },
+                },
+                "Feedback": feedback,
+                "FeedbackCreated": {
+                    "allOf": [ref("Feedback")],
+                    "type": "object",
+                    "required": ["predicted_category"],
+                    "properties": {"predicted_category": {"type": "string"}},
+                },
+            }
+        },
+    }

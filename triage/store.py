@@ -1,0 +1,458 @@
+"""Database access: the prediction log, analysts' feedback, API keys and their rate counters.
+
+    >>> store = Store.from_settings(Settings.from_env())   # doctest: +SKIP
+    >>> store.migrate()                                     # doctest: +SKIP
+
+SQLAlchemy 2 Core. The default database is an SQLite file under `Settings.data_dir`, opened in
+WAL mode so that readers never wait for the single writer; any SQLAlchemy URL (PostgreSQL) works
+through `Settings.database_url`. The schema is created and upgraded by Alembic with the
+migration scripts shipped inside the package (triage/migrations/), so an installed service can
+migrate itself: `Store.migrate()`, run by `triage serve` before the workers start and by the
+application factory when the schema is behind.
+
+Every write is one transaction: a batch of predictions is logged completely or not at all.
+Database failures surface as `StoreError`. Times are timezone-aware UTC; ids are strings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from triage.config import Settings
+from triage.errors import StoreError
+from triage.keys import IssuedToken, issue_token, validate_role, verify_token
+
+__all__ = ["KeyRecord", "PredictionRecord", "Store", "metadata", "utcnow"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC, to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored as naive UTC (SQLite has no time zones) and read back as aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(12), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+api_key_usage = sa.Table(
+    "api_key_usage",
+    metadata,
+    sa.Column("key_id", sa.String(12), sa.ForeignKey("api_keys.id"), primary_key=True),
+    sa.Column("window_start", sa.BigInteger(), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("needs_review", sa.Boolean(), nullable=False),
+    sa.Column("model_name", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("filer_role", sa.String(32), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("key_id", sa.String(12), nullable=True),
+    sa.Column("request_id", sa.String(36), nullable=True),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "prediction_id", sa.String(36), sa.ForeignKey("predictions.id"), nullable=False, index=True
+    ),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("key_id", sa.String(12), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+)
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One row of the prediction log; `text` must already be redacted."""
+
+    id: str
+    created_at: dt.datetime
+    text: str
+    language: str
+    category: str
+    confidence: float
+    needs_review: bool
+    model_name: str
+    model_version: str
+    filer_role: str | None = None
+    order_id: str | None = None
+    key_id: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """An API key as stored: never the token itself."""
+
+    id: str
+    name: str
+    role: str
+    token_hash: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN handled by us (pysqlite's is too late)."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _begin
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if _sqlite_file(engine.url) is not None:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A writer takes the write lock at BEGIN, so that it waits (busy_timeout) instead of
+        # failing when it upgrades a read lock while another process writes.
+        immediate = connection.get_execution_options().get("triage_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Store:
+    """The service's database. Create with `Store.from_settings` or `Store(url)`."""
+
+    def __init__(self, url: str, *, echo: bool = False):
+        try:
+            parsed = sa.make_url(url)
+        except exc.ArgumentError as error:
+            raise StoreError(f"invalid database URL: {error}") from None
+        self.url = parsed
+        self._head: str | None = None
+        options: dict[str, Any] = {"echo": echo, "future": True}
+        if parsed.get_backend_name() == "sqlite":
+            path = _sqlite_file(parsed)
+            if path is None:
+                options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            options["pool_pre_ping"] = True
+        try:
+            self.engine = sa.create_engine(parsed, **options)
+        except (exc.ArgumentError, ImportError) as error:
+            raise StoreError(f"cannot open database {parsed.render_as_string()}: {error}") from None
+        if parsed.get_backend_name() == "sqlite":
+            _configure_sqlite(self.engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(settings.effective_database_url)
+
+    def dispose(self) -> None:
+        """Close pooled connections (call after a fork, and at shutdown)."""
+        self.engine.dispose()
+
+    # -- transactions --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self, write: bool = False) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if write:
+                    conn = conn.execution_options(triage_write=True)
+                with conn.begin():
+                    yield conn
+        except exc.SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+            raise StoreError(f"database unavailable: {reason}") from None
+
+    def ping(self) -> None:
+        """Raise `StoreError` unless the database answers."""
+        with self._transaction() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    # -- schema --------------------------------------------------------------------------
+    def _alembic_config(self, connection: Connection) -> Any:
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        return config
+
+    def head_revision(self) -> str | None:
+        """The newest schema revision shipped with this code."""
+        from alembic.script import ScriptDirectory
+
+        if self._head is None:
+            config = self._alembic_config(None)  # type: ignore[arg-type]
+            self._head = ScriptDirectory.from_config(config).get_current_head()
+        return self._head
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database (None when it has no schema yet)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self._transaction() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def is_current(self) -> bool:
+        return self.current_revision() == self.head_revision()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        path = _sqlite_file(self.url)
+        if path is None:  # other databases: Alembic's transactional DDL
+            yield
+            return
+        with (path.parent / f".{path.name}.migrate.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def migrate(self) -> str | None:
+        """Create or upgrade the schema to the newest revision; returns that revision."""
+        from alembic import command
+
+        if self.is_current():
+            return self.head_revision()
+        with self._migration_lock():
+            try:
+                with self.engine.connect() as conn:
+                    command.upgrade(self._alembic_config(conn), "head")
+                    conn.commit()
+            except exc.SQLAlchemyError as error:
+                reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+                raise StoreError(f"cannot migrate the database: {reason}") from None
+        return self.head_revision()
+
+    # -- prediction log ------------------------------------------------------------------
+    def log_predictions(self, records: Sequence[PredictionRecord]) -> None:
+        """Insert every record in one transaction: all of them are stored, or none."""
+        if not records:
+            return
+        rows = [record.__dict__ for record in records]
+        with self._transaction(write=True) as conn:
+            conn.execute(predictions.insert(), rows)
+
+    def get_prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        """A logged prediction with its feedback (oldest first), or None."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                sa.select(predictions).where(predictions.c.id == prediction_id)
+            ).first()
+            if row is None:
+                return None
+            notes = conn.execute(
+                sa.select(feedback)
+                .where(feedback.c.prediction_id == prediction_id)
+                .order_by(feedback.c.created_at, feedback.c.id)
+            ).all()
+        return {**row._asdict(), "feedback": [n._asdict() for n in notes]}
+
+    def list_predictions(
+        self, *, limit: int = 100, before: dt.datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest logged predictions first, optionally only those before a time."""
+        query = sa.select(predictions).order_by(
+            predictions.c.created_at.desc(), predictions.c.id.desc()
+        )
+        if before is not None:
+            query = query.where(predictions.c.created_at < before)
+        with self._transaction() as conn:
+            return [row._asdict() for row in conn.execute(query.limit(limit))]
+
+    # -- feedback ------------------------------------------------------------------------
+    def add_feedback(
+        self, prediction_id: str, category: str, note: str | None, key_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """Record a correction; None when the prediction does not exist (nothing is written)."""
+        row = {
+            "id": str(uuid.uuid4()),
+            "prediction_id": prediction_id,
+            "category": category,
+            "note": note,
+            "key_id": key_id,
+            "created_at": utcnow(),
+        }
+        with self._transaction(write=True) as conn:
+            predicted = conn.execute(
+                sa.select(predictions.c.category).where(predictions.c.id == prediction_id)
+            ).scalar_one_or_none()
+            if predicted is None:
+                return None
+            conn.execute(feedback.insert(), row)
+        return {**row, "predicted_category": predicted}
+
+    def corrections(self) -> list[dict[str, Any]]:
+        """Every correction with the logged (redacted) text and prediction, oldest first."""
+        query = (
+            sa.select(
+                feedback.c.id,
+                feedback.c.prediction_id,
+                feedback.c.category,
+                feedback.c.note,
+                feedback.c.created_at,
+                predictions.c.text,
+                predictions.c.language,
+                predictions.c.category.label("predicted_category"),
+                predictions.c.model_version,
+            )
+            .join(predictions, feedback.c.prediction_id == predictions.c.id)
+            .order_by(feedback.c.created_at, feedback.c.id)
+        )
+        with self._transaction() as conn:
+            return [row._asdict() for row in conn.execute(query)]
+
+    # -- API keys ------------------------------------------------------------------------
+    def create_key(self, role: str, name: str = "") -> tuple[KeyRecord, str]:
+        """A new key of `role`; returns its record and the token (shown once, never stored)."""
+        validate_role(role)
+        issued: IssuedToken = issue_token()
+        record = KeyRecord(
+            id=issued.key_id,
+            name=(name or f"{role} key").strip()[:100],
+            role=role,
+            token_hash=issued.token_hash,
+            created_at=utcnow(),
+            revoked_at=None,
+        )
+        with self._transaction(write=True) as conn:
+            conn.execute(api_keys.insert(), record.__dict__)
+        return record, issued.token
+
+    def get_key(self, key_id: str) -> KeyRecord | None:
+        with self._transaction() as conn:
+            row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        return KeyRecord(**row._asdict()) if row else None
+
+    def authenticate(self, key_id: str, token: str) -> KeyRecord | None:
+        """The active key that `token` belongs to, or None; the hash is compared in constant time."""
+        record = self.get_key(key_id)
+        if record is None or not record.active or not verify_token(token, record.token_hash):
+            return None
+        return record
+
+    def list_keys(self) -> list[KeyRecord]:
+        with self._transaction() as conn:
+            rows = conn.execute(sa.select(api_keys).order_by(api_keys.c.created_at)).all()
+        return [KeyRecord(**row._asdict()) for row in rows]
+
+    def revoke_key(self, key_id: str) -> bool:
+        """Revoke an active key; False when there is no such active key."""
+        with self._transaction(write=True) as conn:
+            result = conn.execute(
+                api_keys.update()
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return result.rowcount == 1
+
+    def has_active_key(self, role: str | None = None) -> bool:
+        query = (
+            sa.select(sa.func.count()).select_from(api_keys).where(api_keys.c.revoked_at.is_(None))
+        )
+        if role is not None:
+            query = query.where(api_keys.c.role == role)
+        with self._transaction() as conn:
+            return bool(conn.execute(query).scalar_one())
+
+    def count_request(self, key_id: str, window_start: int) -> int:
+        """Count one request of `key_id` in the window starting at `window_start` (epoch
+        seconds); returns the window's count so far. Older windows of the key are dropped."""
+        with self._transaction(write=True) as conn:
+            updated = conn.execute(
+                api_key_usage.update()
+                .where(
+                    api_key_usage.c.key_id == key_id,
+                    api_key_usage.c.window_start == window_start,
+                )
+                .values(count=api_key_usage.c.count + 1)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    api_key_usage.delete().where(
+                        api_key_usage.c.key_id == key_id,
+                        api_key_usage.c.window_start < window_start,
+                    )
+                )
+                conn.execute(
+                    api_key_usage.insert(),
+                    {"key_id": key_id, "window_start": window_start, "count": 1},
+                )
+                return 1
+            return conn.execute(
+                sa.select(api_key_usage.c.count).where(
+                    api_key_usage.c.key_id == key_id,
+                    api_key_usage.c.window_start == window_start,
+                )
+            ).scalar_one()
