@@ -1,0 +1,1 @@
+"""Scheduled jobs: retraining with a promotion gate, batch scoring."""

@@ -1,0 +1,100 @@
+"""The promotion gate: a challenger replaces the champion only if it is no worse where it matters.
+
+    >>> decision = compare(champion_metrics, challenger_metrics, GatePolicy())   # doctest: +SKIP
+    >>> decision.promote, decision.reasons                                      # doctest: +SKIP
+
+Both metric dicts come from `triage.evaluation.evaluate_case_predictions` on the same frozen
+evaluation set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["GateCheck", "GateDecision", "GatePolicy", "compare"]
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """How much worse a challenger may be, per check (absolute differences)."""
+
+    macro_f1_tolerance: float = 0.0
+    recall_tolerance: float = 0.02
+    language_tolerance: float = 0.02
+    ece_tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One comparison: higher is better unless `lower_is_better`."""
+
+    name: str
+    champion: float | None
+    challenger: float | None
+    tolerance: float
+    lower_is_better: bool = False
+
+    @property
+    def passed(self) -> bool:
+        if self.champion is None or self.challenger is None:
+            return True  # nothing to compare against (e.g. a class new to the challenger)
+        if self.lower_is_better:
+            return self.challenger <= self.champion + self.tolerance + 1e-12
+        return self.challenger >= self.champion - self.tolerance - 1e-12
+
+    def describe(self) -> str:
+        direction = "rose" if self.lower_is_better else "fell"
+        return (
+            f"{self.name} {direction} from {self.champion:.4f} to {self.challenger:.4f} "
+            f"(tolerance {self.tolerance})"
+        )
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class GateDecision:
+    """The verdict with every check, failed ones named in `reasons`."""
+
+    promote: bool
+    checks: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.describe() for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "promote": self.promote,
+            "reasons": self.reasons,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def compare(
+    champion: dict | None, challenger: dict, policy: GatePolicy | None = None
+) -> GateDecision:
+    """Gate `challenger` against `champion` metrics; with no champion the challenger passes."""
+    policy = policy or GatePolicy()
+    if champion is None:
+        return GateDecision(promote=True)
+    checks = [
+        GateCheck(
+            "macro-F1", champion["macro_f1"], challenger["macro_f1"], policy.macro_f1_tolerance
+        ),
+        GateCheck(
+            "ECE", champion["ece"], challenger["ece"], policy.ece_tolerance, lower_is_better=True
+        ),
+    ]
+    for label, row in champion["per_class"].items():
+        if row["support"] == 0:
+            continue
+        new = challenger["per_class"].get(label, {}).get("recall", 0.0)
+        checks.append(GateCheck(f"recall of {label}", row["recall"], new, policy.recall_tolerance))
+    for language, row in champion.get("per_language", {}).items():
+        new = challenger.get("per_language", {}).get(language, {}).get("accuracy")
+        checks.append(
+            GateCheck(f"accuracy on {language}", row["accuracy"], new, policy.language_tolerance)
+        )
+    return GateDecision(promote=all(c.passed for c in checks), checks=checks)
