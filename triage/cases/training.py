@@ -18,6 +18,7 @@ from triage.evaluation import (
     plot_reliability,
     write_case_report,
 )
+from triage.monitoring import reference_profile
 from triage.text.language import detect_language
 
 __all__ = [
@@ -109,6 +110,13 @@ def model_metadata(
         },
         "temperature": round(float(model.temperature_), 4),
         "metrics": metrics,
+        # what the model saw at training time, for drift monitoring of the prediction log
+        "reference": reference_profile(
+            list(texts),
+            model.classes_[model.oof_proba_.argmax(axis=1)].tolist(),
+            model.oof_proba_.max(axis=1).tolist(),
+            model.classes_,
+        ),
     }
 
 
