@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # one byte over the limit, so that api.validation sees (and refuses) an oversize
+        # chunked body instead of werkzeug silently cutting it at the limit
+        MAX_CONTENT_LENGTH=settings.max_body_bytes + 1,
         TRIAGE_SETTINGS=settings,
     )
     app.config.update(flask_config)
