@@ -60,3 +60,69 @@ def needs_datasets(*parts: str):
         not path.exists(),
         reason=f"benchmark data not found at {path} (../shared/datasets is optional)",
     )
+
+
+# --- HTTP service (api/): a tiny registered model, a fresh database per test -------------------
+@pytest.fixture(scope="session")
+def api_models_dir(tmp_path_factory, tiny_model):
+    """A model registry holding `tiny_model` as the champion of "cases"."""
+    from triage.registry import Registry
+
+    root = tmp_path_factory.mktemp("api-models")
+    registry = Registry(root)
+    metrics = {"held_out": {"accuracy": 0.5, "macro_f1": 0.5}}
+    version = registry.create("cases", tiny_model, {"kind": "case_classifier", "metrics": metrics})
+    registry.promote("cases", version)
+    return root
+
+
+@pytest.fixture(scope="session")
+def api_router(api_models_dir):
+    """The champion of `api_models_dir`, loaded and warmed once for all API tests."""
+    from triage.cases.router import CaseRouter
+    from triage.registry import Registry
+    from triage.taxonomy import load_taxonomy
+
+    return CaseRouter.from_registry(Registry(api_models_dir), load_taxonomy()).warm()
+
+
+@pytest.fixture
+def make_app(tmp_path, api_models_dir, api_router):
+    """Build an app on a fresh database; keyword settings override the defaults."""
+    from api import create_app
+    from api.testing import ConformingClient
+
+    def build(**settings):
+        config = {"models_dir": api_models_dir, "data_dir": tmp_path / "var", "TESTING": True}
+        app = create_app({**config, **settings, "load_models": False})
+        app.test_client_class = ConformingClient
+        app.extensions["triage"].models.add_loader("cases", lambda registry, taxonomy: api_router)
+        app.extensions["triage"].models.load()
+        return app
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api_keys(app):
+    """A token per role: {"predict": ..., "analyst": ..., "admin": ...}."""
+    store = app.extensions["triage"].store
+    return {
+        role: store.create_key(role, f"test {role}")[1] for role in ("predict", "analyst", "admin")
+    }
+
+
+@pytest.fixture
+def auth(api_keys):
+    """Headers for a role: auth("analyst")."""
+    return lambda role="predict": {"Authorization": f"Bearer {api_keys[role]}"}

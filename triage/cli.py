@@ -54,6 +54,7 @@ def _register_commands() -> None:
 
     register_cases(cli, train, evaluate, predict)
     register_general(cli)
+    __import__("api.commands", fromlist=["register"]).register(cli)  # serve, keys, db (api/)
 
 
 _register_commands()
