@@ -202,7 +202,12 @@ class Store:
             if path is None:
                 options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise StoreError(
+                        f"cannot create the database folder {path.parent}: {error.strerror}"
+                    ) from None
         else:
             options["pool_pre_ping"] = True
         try:

@@ -1,0 +1,207 @@
+"""Access: the role matrix on every operation, keys, rate limits and security headers."""
+
+import hashlib
+import time
+import uuid
+
+import pytest
+
+from triage.store import PredictionRecord, utcnow
+
+CALLERS = (None, "predict", "analyst", "admin")
+RANK = {None: -1, "predict": 0, "analyst": 1, "admin": 2}
+
+#: (method, path, role needed or None for public). Every operation of the OpenAPI document must
+#: be here (test_matrix_covers_the_document), so a new endpoint cannot skip the matrix.
+ROUTES = (
+    ("GET", "/healthz", None),
+    ("GET", "/readyz", None),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+    ("POST", "/v1/cases/categorize", "predict"),
+    ("GET", "/v1/taxonomy", "predict"),
+    ("GET", "/v1/models", "predict"),
+    ("POST", "/v1/feedback", "analyst"),
+    ("GET", "/v1/predictions", "analyst"),
+    ("GET", "/v1/predictions/{prediction_id}", "analyst"),
+)
+
+
+@pytest.fixture
+def prediction_id(app):
+    pid = str(uuid.uuid4())
+    app.extensions["triage"].store.log_predictions(
+        [
+            PredictionRecord(
+                id=pid,
+                created_at=utcnow(),
+                text="包裹没收到",
+                language="zh",
+                category="shipping_delay",
+                confidence=0.4,
+                needs_review=True,
+                model_name="cases",
+                model_version="v1",
+            )
+        ]
+    )
+    return pid
+
+
+def _request(client, method, path, headers, prediction_id):
+    path = path.replace("{prediction_id}", prediction_id)
+    bodies = {
+        "/v1/cases/categorize": {"text": "my parcel never arrived"},
+        "/v1/feedback": {"prediction_id": prediction_id, "category": "not_received"},
+    }
+    if method == "POST":
+        return client.post(path, json=bodies[path], headers=headers)
+    return client.get(path, headers=headers)
+
+
+def test_matrix_covers_the_document(app):
+    document = app.extensions["triage.openapi"].document
+    documented = {
+        (method.upper(), path, op.get("x-required-role"))
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+    }
+    assert documented == set(ROUTES)
+
+
+def test_views_enforce_the_documented_role(app):
+    """The role each view's @requires checks is the one the document states."""
+    document = app.extensions["triage.openapi"].document
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        view = app.view_functions[rule.endpoint]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            op = document["paths"][path][method.lower()]
+            assert getattr(view, "required_role", None) == op.get("x-required-role"), path
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
+def test_role_matrix(client, auth, prediction_id, method, path, needed, caller):
+    headers = auth(caller) if caller else {}
+    response = _request(client, method, path, headers, prediction_id)
+    if needed is None:
+        assert response.status_code == 200
+    elif caller is None:
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "missing_api_key"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    elif RANK[caller] < RANK[needed]:
+        assert response.status_code == 403
+        error = response.get_json()["error"]
+        assert error["code"] == "insufficient_role"
+        assert error["details"] == {"required": needed, "granted": caller}
+    else:
+        assert response.status_code in (200, 201), response.get_json()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    (
+        {"Authorization": "Bearer nonsense"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer ctk_000000000000_" + "A" * 43},
+        {"X-API-Key": "ctk_zzzz"},
+    ),
+)
+def test_invalid_keys_are_401(client, headers):
+    response = client.get("/v1/taxonomy", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_api_key"
+
+
+def test_x_api_key_header_works(client, api_keys):
+    assert client.get("/v1/taxonomy", headers={"X-API-Key": api_keys["predict"]}).status_code == 200
+
+
+def test_a_tampered_secret_is_refused(client, api_keys):
+    token = api_keys["admin"]
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get("/v1/taxonomy", headers={"X-API-Key": forged}).status_code == 401
+
+
+def test_revoked_key_is_refused_at_once(app, client, api_keys):
+    token = api_keys["analyst"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/taxonomy", headers=headers).status_code == 200
+    key_id = token.split("_")[1]
+    assert app.extensions["triage"].store.revoke_key(key_id)
+    assert client.get("/v1/taxonomy", headers=headers).status_code == 401
+
+
+def test_keys_are_stored_hashed(app, api_keys, tmp_path):
+    store = app.extensions["triage"].store
+    records = {r.role: r for r in store.list_keys()}
+    for role, token in api_keys.items():
+        assert records[role].token_hash == hashlib.sha256(token.encode()).hexdigest()
+    database = (tmp_path / "var" / "triage.db").read_bytes()
+    wal = tmp_path / "var" / "triage.db-wal"
+    stored = database + (wal.read_bytes() if wal.exists() else b"")
+    for token in api_keys.values():
+        assert token.encode() not in stored
+        assert token.split("_")[2].encode() not in stored
+
+
+def test_rate_limit_per_key(make_app, monkeypatch):
+    app = make_app(rate_limit_per_minute=3)
+    store = app.extensions["triage"].store
+    client = app.test_client()
+    first = {"X-API-Key": store.create_key("predict")[1]}
+    second = {"X-API-Key": store.create_key("predict")[1]}
+    now = 1_800_000_010.0  # 10 s into a minute window
+    monkeypatch.setattr(time, "time", lambda: now)
+    answers = [client.get("/v1/taxonomy", headers=first) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    limited = answers[-1]
+    assert limited.get_json()["error"]["code"] == "rate_limited"
+    assert limited.headers["Retry-After"] == "50"
+    assert client.get("/v1/taxonomy", headers=second).status_code == 200
+    now += 60
+    assert client.get("/v1/taxonomy", headers=first).status_code == 200
+
+
+def test_keys_not_required_when_configured(make_app):
+    client = make_app(require_api_keys=False).test_client()
+    assert client.get("/v1/predictions").status_code == 200
+    bad = client.get("/v1/predictions", headers={"X-API-Key": "ctk_wrong"})
+    assert bad.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    (
+        ("GET", "/healthz", {}),
+        ("GET", "/v1/taxonomy", {}),
+        ("GET", "/nowhere", {}),
+        ("DELETE", "/v1/taxonomy", {}),
+        ("POST", "/v1/cases/categorize", {"data": "x"}),
+        ("GET", "/docs", {}),
+        ("GET", "/static/docs.css", {}),
+    ),
+)
+def test_security_headers_on_every_response(client, method, path, kwargs):
+    response = client.open(path, method=method, **kwargs)
+    headers = response.headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["Cache-Control"] == ("no-cache" if path.startswith("/static/") else "no-store")
+    assert headers["X-Request-ID"]
+
+
+def test_request_id_is_echoed_when_sane(client):
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == (
+        "abc-123"
+    )
+    odd = client.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"]
+    assert odd != "<script>" and len(odd) == 32
