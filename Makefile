@@ -17,11 +17,11 @@ $(STAMP): pyproject.toml
 bootstrap: install
 	$(BIN)/triage bootstrap
 
+# Serve the HTTP API under gunicorn in the foreground (TRIAGE_HOST, TRIAGE_PORT, TRIAGE_WORKERS;
+# default 127.0.0.1:8000, 2 workers). The first start creates a local admin API key and prints it
+# with a curl example.
 run: bootstrap
-	@echo
-	@echo "Default case model ready. Try:"
-	@echo "  $(BIN)/triage predict cases --text '买家开了A-to-Z说没收到，但是tracking显示delivered了'"
-	$(BIN)/triage predict cases --text '买家开了A-to-Z说没收到，但是tracking显示delivered了'
+	$(BIN)/triage serve --create-admin-key
 
 test: install
 	$(BIN)/python -m pytest
