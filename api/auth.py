@@ -4,9 +4,10 @@ A view declares what it needs with `@requires("analyst")`. The key comes from
 ``Authorization: Bearer <token>`` or ``X-API-Key: <token>``; tokens are checked against their
 stored SHA-256 in constant time (triage.keys). Roles are ordered predict < analyst < admin.
 
-The rate limit is a fixed one-minute window per key counted in the database, so that it holds
-across all gunicorn workers (and machines sharing a database): over
-`Settings.rate_limit_per_minute` requests a key gets 429 with Retry-After until the window ends.
+The rate limit is a fixed one-minute window per key counted in the database (in the same
+transaction as the key lookup), so that it holds across all gunicorn workers and machines sharing
+a database: every authenticated request counts, and over `Settings.rate_limit_per_minute` a key
+gets 429 with Retry-After until the window ends (0 turns the limit off).
 With ``require_api_keys`` off, a request without a key acts as admin (for trusted local use
 only); a key that is given is still checked.
 """
@@ -56,6 +57,7 @@ def _token() -> str | None:
 
 
 def _authenticate() -> Caller:
+    """The caller, with this request counted against its key's rate limit."""
     state = runtime()
     token = _token()
     if token is None:
@@ -67,8 +69,13 @@ def _authenticate() -> Caller:
             "this operation needs an API key: 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    limit = state.settings.rate_limit_per_minute
+    now = time.time()
+    window = int(now // WINDOW_SECONDS * WINDOW_SECONDS) if limit > 0 else None
     key_id = parse_token(token)
-    record = state.store.authenticate(key_id, token) if key_id else None
+    record, count = (
+        state.store.authenticate_and_count(key_id, token, window) if key_id else (None, 0)
+    )
     if record is None:
         raise ApiError(
             401,
@@ -76,26 +83,18 @@ def _authenticate() -> Caller:
             "the API key is unknown, malformed or revoked",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if window is not None:
+        g.rate_limit = (limit, max(limit - count, 0))
+        if count > limit:
+            retry = max(1, math.ceil(window + WINDOW_SECONDS - now))
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"over {limit} requests per minute for this key; retry in {retry} s",
+                {"limit": limit, "retry_after": retry},
+                headers={"Retry-After": str(retry)},
+            )
     return Caller(key_id=record.id, role=record.role)
-
-
-def _count(caller: Caller) -> None:
-    limit = runtime().settings.rate_limit_per_minute
-    if caller.key_id is None or limit <= 0:
-        return
-    now = time.time()
-    window = int(now // WINDOW_SECONDS * WINDOW_SECONDS)
-    count = runtime().store.count_request(caller.key_id, window)
-    g.rate_limit = (limit, max(limit - count, 0))
-    if count > limit:
-        retry = max(1, math.ceil(window + WINDOW_SECONDS - now))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"over {limit} requests per minute for this key; retry in {retry} s",
-            {"limit": limit, "retry_after": retry},
-            headers={"Retry-After": str(retry)},
-        )
 
 
 def current_caller() -> Caller:
@@ -118,7 +117,6 @@ def requires(role: str) -> Callable[[F], F]:
                     f"this operation needs the {role} role; the key has {caller.role}",
                     {"required": role, "granted": caller.role},
                 )
-            _count(caller)
             g.caller = caller
             return view(*args, **kwargs)
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -114,6 +116,26 @@ feedback = sa.Table(
 )
 
 
+# Statements of the request path, built once: building them per call costs more than running them.
+_SELECT_KEY = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("key_id"))
+_INSERT_PREDICTIONS = predictions.insert()
+_DROP_OLD_WINDOWS = api_key_usage.delete().where(
+    api_key_usage.c.key_id == sa.bindparam("key_id"),
+    api_key_usage.c.window_start < sa.bindparam("window_start"),
+)
+
+
+def _upsert_count(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE count + 1 RETURNING count, where the dialect has it."""
+    module = sa.dialects.sqlite if dialect == "sqlite" else sa.dialects.postgresql
+    insert = module.insert(api_key_usage).values(
+        key_id=sa.bindparam("key_id"), window_start=sa.bindparam("window_start"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["key_id", "window_start"], set_={"count": api_key_usage.c.count + 1}
+    ).returning(api_key_usage.c.count)
+
+
 @dataclass(frozen=True)
 class PredictionRecord:
     """One row of the prediction log; `text` must already be redacted."""
@@ -196,6 +218,7 @@ class Store:
             raise StoreError(f"invalid database URL: {error}") from None
         self.url = parsed
         self._head: str | None = None
+        self._upsert: Any = None
         options: dict[str, Any] = {"echo": echo, "future": True}
         if parsed.get_backend_name() == "sqlite":
             path = _sqlite_file(parsed)
@@ -307,7 +330,7 @@ class Store:
             return
         rows = [record.__dict__ for record in records]
         with self._transaction(write=True) as conn:
-            conn.execute(predictions.insert(), rows)
+            conn.execute(_INSERT_PREDICTIONS, rows)
 
     def get_prediction(self, prediction_id: str) -> dict[str, Any] | None:
         """A logged prediction with its feedback (oldest first), or None."""
@@ -435,6 +458,30 @@ class Store:
         """Count one request of `key_id` in the window starting at `window_start` (epoch
         seconds); returns the window's count so far. Older windows of the key are dropped."""
         with self._transaction(write=True) as conn:
+            return self._count(conn, key_id, window_start)
+
+    def authenticate_and_count(
+        self, key_id: str, token: str, window_start: int | None
+    ) -> tuple[KeyRecord | None, int]:
+        """`authenticate` and, for a valid key, `count_request` in one transaction: the
+        request path of the service pays for one database round trip, not two."""
+        with self._transaction(write=window_start is not None) as conn:
+            row = conn.execute(_SELECT_KEY, {"key_id": key_id}).first()
+            record = KeyRecord(**row._asdict()) if row else None
+            if record is None or not record.active or not verify_token(token, record.token_hash):
+                return None, 0
+            if window_start is None:
+                return record, 0
+            return record, self._count(conn, key_id, window_start)
+
+    def _count(self, conn: Connection, key_id: str, window_start: int) -> int:
+        dialect = conn.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            if self._upsert is None:
+                self._upsert = _upsert_count(dialect)
+            params = {"key_id": key_id, "window_start": window_start}
+            count = conn.execute(self._upsert, params).scalar_one()
+        else:  # portable: update, else insert
             updated = conn.execute(
                 api_key_usage.update()
                 .where(
@@ -445,19 +492,15 @@ class Store:
             )
             if updated.rowcount == 0:
                 conn.execute(
-                    api_key_usage.delete().where(
-                        api_key_usage.c.key_id == key_id,
-                        api_key_usage.c.window_start < window_start,
-                    )
-                )
-                conn.execute(
                     api_key_usage.insert(),
                     {"key_id": key_id, "window_start": window_start, "count": 1},
                 )
-                return 1
-            return conn.execute(
+            count = conn.execute(
                 sa.select(api_key_usage.c.count).where(
                     api_key_usage.c.key_id == key_id,
                     api_key_usage.c.window_start == window_start,
                 )
             ).scalar_one()
+        if count == 1:  # a new window: the key's older ones are done with
+            conn.execute(_DROP_OLD_WINDOWS, {"key_id": key_id, "window_start": window_start})
+        return count
