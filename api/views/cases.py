@@ -26,6 +26,21 @@ log = logging.getLogger("triage.api")
 blueprint = Blueprint("cases", __name__)
 
 FILER_ROLES = ("buyer", "seller")
+#: fields of triage's CasePrediction that the API returns (see the CasePrediction schema)
+PREDICTION_FIELDS = (
+    "category",
+    "name_zh",
+    "name_en",
+    "confidence",
+    "needs_review",
+    "threshold",
+    "language",
+    "top",
+    "entities",
+    "missing_details",
+    "explanation",
+    "model",
+)
 
 
 def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
@@ -62,8 +77,9 @@ def categorize():
     now, caller, rid = utcnow(), current_caller(), request_id()
     results, records = [], []
     for case, prediction in zip(cases, predictions, strict=True):
-        # shallow: the prediction's lists are its own, asdict's deep copy is wasted time
-        result = {"prediction_id": str(uuid.uuid4()), **vars(prediction)}
+        # the documented fields only, shallow (asdict's deep copy is wasted time here)
+        result = {"prediction_id": str(uuid.uuid4())}
+        result.update((name, getattr(prediction, name)) for name in PREDICTION_FIELDS)
         result["order_id"] = case.get("order_id")
         result["role"] = case.get("role")
         results.append(result)
