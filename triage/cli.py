@@ -55,6 +55,7 @@ def _register_commands() -> None:
     register_cases(cli, train, evaluate, predict)
     register_general(cli)
     __import__("api.commands", fromlist=["register"]).register(cli)  # serve, keys, db (api/)
+    __import__("triage.orders.commands", fromlist=["register"]).register(cli, train, evaluate)
 
 
 _register_commands()

@@ -88,6 +88,11 @@ def bootstrap():
     click.echo(
         f"case model: {'trained and registered' if trained else 'already registered'} cases@{version}"
     )
+    from triage.orders.default import ensure_default_risk_model
+
+    with click.progressbar(length=5, label="training the default risk model", file=sys.stderr) as bar:
+        version, trained = ensure_default_risk_model(settings, progress=lambda message: bar.update(1))
+    click.echo(f"risk model: {'trained and registered' if trained else 'already registered'} risk@{version}")
 
 
 @click.group()

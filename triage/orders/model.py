@@ -1,0 +1,205 @@
+"""`RiskModel`: gradient-boosted P(late) on as-of features, calibrated on the latest slice.
+
+Follows scikit-learn's estimator contract (``__init__`` stores parameters, ``fit`` returns
+``self``, fitted attributes end with ``_``). ``fit`` needs the time of each row (the purchase
+time of its order) because the split is by time, never at random:
+
+1. rows of the earliest ``1 - calibration_fraction`` of orders train the booster;
+2. its scores on the latest orders fit a Platt (sigmoid) or isotonic calibrator, and give the
+   out-of-time scores from which the suggestion threshold is chosen (see training.py);
+3. with ``refit=True`` the booster is refitted on all rows with the same settings, and the
+   calibrator is kept.
+
+>>> model = RiskModel(max_iter=50).fit(X, y, times)   # doctest: +SKIP
+>>> model.predict_proba(X_new)[:, 1]                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from triage.errors import InputError, NotFittedError
+from triage.orders.features import CATEGORICAL, FEATURES
+
+__all__ = ["RiskModel", "encode_features"]
+
+MAX_LEVELS = 60  # categories kept per column; rarer ones become "other"
+
+
+def encode_features(X: pd.DataFrame, levels: dict[str, list[str]]) -> np.ndarray:
+    """Numeric matrix of `X`: categorical columns as codes into `levels` (unknown: "other")."""
+    columns = []
+    for name in FEATURES:
+        if name in levels:
+            known = levels[name]
+            codes = pd.Categorical(X[name].to_numpy(object), categories=known).codes.astype(float)
+            codes[codes < 0] = len(known) - 1  # the last level is "other"
+            columns.append(codes)
+        else:
+            columns.append(X[name].to_numpy(float))
+    return np.column_stack(columns)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
+class RiskModel(ClassifierMixin, BaseEstimator):
+    """Calibrated HistGradientBoosting risk of an order being late, from `FEATURES`."""
+
+    def __init__(
+        self,
+        max_iter: int = 200,
+        learning_rate: float = 0.03,
+        max_leaf_nodes: int = 7,
+        min_samples_leaf: int = 300,
+        l2_regularization: float = 10.0,
+        calibration: str = "sigmoid",
+        calibration_fraction: float = 0.2,
+        refit: bool = True,
+        random_state: int = 0,
+    ):
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
+        self.refit = refit
+        self.random_state = random_state
+
+    def _booster(self) -> HistGradientBoostingClassifier:
+        mask = [name in CATEGORICAL for name in FEATURES]
+        return HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            categorical_features=mask,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        times: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+    ) -> RiskModel:
+        """Fit on feature rows `X`, labels `y` (1 late) and each row's order purchase `times`.
+
+        `sample_weight` (optional) weighs the booster's rows, e.g. to balance decision points.
+        """
+        if self.calibration not in ("sigmoid", "isotonic", "none"):
+            raise InputError(
+                f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
+            )
+        missing = [c for c in FEATURES if c not in X.columns]
+        if missing:
+            raise InputError(f"feature table lacks {', '.join(missing)}")
+        y = np.asarray(y, dtype=int)
+        times = np.asarray(times)
+        if len(y) != len(X) or len(times) != len(X):
+            raise InputError("X, y and times must have the same length")
+        if len(np.unique(y)) < 2:
+            raise InputError("the training data holds only late or only on-time orders; need both")
+        self.levels_ = {}
+        for name in CATEGORICAL:
+            counts = X[name].astype(str).value_counts()
+            self.levels_[name] = [str(v) for v in counts.index[: MAX_LEVELS - 1]] + ["other"]
+        matrix = encode_features(X, self.levels_)
+        self.edges_ = self._fit_edges(matrix)
+        matrix = self._quantize(matrix)
+        self.feature_names_in_ = np.asarray(FEATURES, dtype=object)
+        self.n_features_in_ = len(FEATURES)
+        self.classes_ = np.array([0, 1])
+
+        cut = (
+            np.quantile(times, 1 - self.calibration_fraction)
+            if self.calibration != "none"
+            else None
+        )
+        early = times < cut if cut is not None else np.ones(len(y), bool)
+        late_part = ~early
+        usable = cut is not None and late_part.sum() >= 50 and len(np.unique(y[late_part])) == 2
+        usable = usable and len(np.unique(y[early])) == 2
+        weight = (
+            np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        )
+        part = early if usable else np.ones(len(y), bool)
+        booster = self._booster().fit(matrix[part], y[part], sample_weight=weight[part])
+        self.calibrator_ = None
+        self.holdout_ = None
+        if usable:
+            raw = booster.predict_proba(matrix[late_part])[:, 1]
+            self.calibrator_ = self._fit_calibrator(raw, y[late_part])
+            self.holdout_ = {"mask": late_part, "proba": self._calibrate(raw)}
+            if self.refit:
+                booster = self._booster().fit(matrix, y, sample_weight=weight)
+        self.booster_ = booster
+        self.baseline_ = {
+            name: (
+                self.levels_[name][0]
+                if name in CATEGORICAL
+                else float(np.nanmedian(X[name].to_numpy(float)))
+            )
+            for name in FEATURES
+        }
+        return self
+
+    @staticmethod
+    def _fit_edges(matrix: np.ndarray) -> dict[int, np.ndarray]:
+        """Quantile bin edges of the numeric columns with many distinct values.
+
+        The booster bins every feature into at most 255 bins anyway; doing it here, unweighted,
+        keeps its weighted-quantile binning (very slow with sample weights) out of the way.
+        """
+        rng = np.random.default_rng(0)
+        sample = matrix[rng.choice(len(matrix), min(len(matrix), 200_000), replace=False)]
+        edges = {}
+        for j, name in enumerate(FEATURES):
+            if name in CATEGORICAL:
+                continue
+            values = sample[:, j][~np.isnan(sample[:, j])]
+            if len(np.unique(values)) > 250:
+                edges[j] = np.unique(np.quantile(values, np.linspace(0, 1, 251)[1:-1]))
+        return edges
+
+    def _quantize(self, matrix: np.ndarray) -> np.ndarray:
+        for j, edges in self.edges_.items():
+            column = matrix[:, j]
+            missing = np.isnan(column)
+            matrix[:, j] = np.where(missing, np.nan, np.searchsorted(edges, column, side="left"))
+        return matrix
+
+    def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray):
+        if self.calibration == "isotonic":
+            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        return LogisticRegression(C=1e4).fit(_logit(raw), y)
+
+    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+        if self.calibrator_ is None:
+            return raw
+        if isinstance(self.calibrator_, IsotonicRegression):
+            return self.calibrator_.predict(raw)
+        return self.calibrator_.predict_proba(_logit(raw))[:, 1]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Columns P(on time), P(late)."""
+        if not hasattr(self, "booster_"):
+            raise NotFittedError("RiskModel is not fitted; call fit first")
+        raw = self.booster_.predict_proba(self._quantize(encode_features(X, self.levels_)))[:, 1]
+        late = self._calibrate(raw)
+        return np.column_stack([1 - late, late])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
