@@ -49,13 +49,19 @@ def predict() -> None:
 
 
 def _register_commands() -> None:
+    # Each domain keeps its commands beside its code; the service's commands (serve, keys, db)
+    # live in api/ so that the library never imports Flask.
+    from api.commands import register as register_service
     from triage.cases.commands import register as register_cases
     from triage.commands import register as register_general
+    from triage.jobs.commands import register as register_jobs
+    from triage.orders.commands import register as register_orders
 
     register_cases(cli, train, evaluate, predict)
     register_general(cli)
-    __import__("api.commands", fromlist=["register"]).register(cli)  # serve, keys, db (api/)
-    __import__("triage.orders.commands", fromlist=["register"]).register(cli, train, evaluate)
+    register_orders(cli, train, evaluate)
+    register_jobs(cli)
+    register_service(cli)
 
 
 _register_commands()

@@ -359,6 +359,24 @@ class Store:
         with self._transaction() as conn:
             return [row._asdict() for row in conn.execute(query.limit(limit))]
 
+    def prediction_profile(self, since: dt.datetime) -> list[tuple]:
+        """(created_at, category, language, confidence) of every prediction since `since`.
+
+        Only the four columns drift monitoring needs, oldest first: no texts leave the database.
+        """
+        query = (
+            sa.select(
+                predictions.c.created_at,
+                predictions.c.category,
+                predictions.c.language,
+                predictions.c.confidence,
+            )
+            .where(predictions.c.created_at >= since)
+            .order_by(predictions.c.created_at)
+        )
+        with self._transaction() as conn:
+            return [tuple(row) for row in conn.execute(query)]
+
     # -- feedback ------------------------------------------------------------------------
     def add_feedback(
         self, prediction_id: str, category: str, note: str | None, key_id: str | None = None
