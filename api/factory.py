@@ -50,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # one byte over the limit, so that api.validation sees (and refuses) an oversize
         # chunked body instead of werkzeug silently cutting it at the limit
         MAX_CONTENT_LENGTH=settings.max_body_bytes + 1,
+        # no implicit OPTIONS answers: every method the app answers is in the document
+        PROVIDE_AUTOMATIC_OPTIONS=False,
         TRIAGE_SETTINGS=settings,
     )
     app.config.update(flask_config)

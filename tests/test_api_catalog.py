@@ -78,3 +78,10 @@ def test_unknown_route_and_method_are_json(client):
     assert wrong.status_code == 405
     assert wrong.get_json()["error"]["code"] == "method_not_allowed"
     assert "POST" in wrong.headers["Allow"]
+
+
+def test_options_is_not_answered_outside_the_document(client):
+    response = client.options("/v1/taxonomy")
+    assert response.status_code == 405 and response.get_json()["error"]["code"] == (
+        "method_not_allowed"
+    )
