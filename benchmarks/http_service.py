@@ -9,7 +9,9 @@ first) and one `predict` key, then loads it from a second process at concurrency
 wrk (Debian's ``wrk``) when installed, else a Python load generator. Each case body is a real
 text of the seed corpus's test split (zh, en and mixed, in corpus proportions), cycled. The
 bare endpoint returns a constant; both run against the same server in the same run. Reports
-requests per second and p50/p99 latency; non-2xx answers and socket errors are counted.
+requests per second, p50/p99 latency, and the server's CPU time per request (gunicorn master and
+workers, from /proc: the figure least disturbed by other load on the machine); non-2xx answers
+and socket errors are counted.
 The rate limit is set out of reach (but still counted in the database on every request).
 """
 
@@ -61,8 +63,11 @@ end
 
 def machine() -> str:
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -101,9 +106,20 @@ def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.P
     port = free_port()
     log = (folder / "server.log").open("wb")
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "triage"), "serve", "--port", str(port),
-         "--workers", str(workers), "--threads", str(threads)],
-        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "triage"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -119,17 +135,59 @@ def start_server(folder: Path, workers: int, threads: int) -> tuple[subprocess.P
     raise SystemExit("server not ready after 180 s")
 
 
-def run_wrk(port: int, method: str, path: str, concurrency: int, duration: float,
-            bodies_file: Path, token: str, folder: Path) -> dict:
+def server_cpu_seconds(master: int) -> float:
+    """User + system CPU time of the gunicorn master and its workers (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == master or ppid == master:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_wrk(
+    port: int,
+    method: str,
+    path: str,
+    concurrency: int,
+    duration: float,
+    bodies_file: Path,
+    token: str,
+    folder: Path,
+) -> dict:
     script = folder / "bench.lua"
     script.write_text(WRK_SCRIPT)
     out = folder / "wrk.json"
-    env = {**os.environ, "BENCH_BODIES": str(bodies_file), "BENCH_TOKEN": token,
-           "BENCH_METHOD": method, "BENCH_OUT": str(out)}
+    env = {
+        **os.environ,
+        "BENCH_BODIES": str(bodies_file),
+        "BENCH_TOKEN": token,
+        "BENCH_METHOD": method,
+        "BENCH_OUT": str(out),
+    }
     subprocess.run(
-        ["wrk", "-t", str(min(concurrency, 2)), "-c", str(concurrency), "-d", f"{max(1, round(duration))}s",
-         "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{port}{path}"],
-        env=env, check=True, capture_output=True,
+        [
+            "wrk",
+            "-t",
+            str(min(concurrency, 2)),
+            "-c",
+            str(concurrency),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
     )
     raw = json.loads(out.read_text())
     return {
@@ -176,12 +234,21 @@ def _python_worker(port, method, path, bodies, token, concurrency, duration, que
     queue.put((sum(results, []), sum(errors), time.perf_counter() - began))
 
 
-def run_python(port: int, method: str, path: str, concurrency: int, duration: float,
-               bodies: list[str], token: str) -> dict:
+def run_python(
+    port: int,
+    method: str,
+    path: str,
+    concurrency: int,
+    duration: float,
+    bodies: list[str],
+    token: str,
+) -> dict:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_python_worker,
-                       args=(port, method, path, bodies, token, concurrency, duration, queue))
+    proc = ctx.Process(
+        target=_python_worker,
+        args=(port, method, path, bodies, token, concurrency, duration, queue),
+    )
     proc.start()
     latencies, errors, seconds = queue.get()
     proc.join()
@@ -216,24 +283,35 @@ def main(argv: list[str] | None = None) -> int:
     bodies_file = folder / "bodies.jsonl"
     bodies_file.write_text("\n".join(bodies) + "\n", encoding="utf-8")
     server, port, token = start_server(folder, args.workers, args.threads)
-    endpoints = (("bare GET /healthz", "GET", "/healthz"),
-                 ("POST /v1/cases/categorize", "POST", "/v1/cases/categorize"))
+    endpoints = (
+        ("bare GET /healthz", "GET", "/healthz"),
+        ("POST /v1/cases/categorize", "POST", "/v1/cases/categorize"),
+    )
     rows = []
     try:
         for concurrency in args.concurrency:
             for label, method, path in endpoints:
-                def once(seconds: float, method=method, path=path) -> dict:
+
+                def once(seconds: float, method=method, path=path, concurrency=concurrency) -> dict:
                     if tool == "wrk":
-                        return run_wrk(port, method, path, concurrency, seconds, bodies_file,
-                                       token, folder)
+                        return run_wrk(
+                            port, method, path, concurrency, seconds, bodies_file, token, folder
+                        )
                     return run_python(port, method, path, concurrency, seconds, bodies, token)
 
                 once(args.warmup)
+                cpu = server_cpu_seconds(server.pid)
                 result = {"endpoint": label, "concurrency": concurrency, **once(args.duration)}
+                cpu = server_cpu_seconds(server.pid) - cpu
+                result["server_cpu_ms_per_request"] = 1000 * cpu / max(result["requests"], 1)
                 rows.append(result)
-                print(f"{label:28s} c={concurrency:<3d} {result['rps']:8.1f} req/s  "
-                      f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
-                      f"errors {result['errors']}", flush=True)
+                print(
+                    f"{label:28s} c={concurrency:<3d} {result['rps']:8.1f} req/s  "
+                    f"p50 {result['p50_ms']:7.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+                    f"server CPU {result['server_cpu_ms_per_request']:5.2f} ms/req  "
+                    f"errors {result['errors']}",
+                    flush=True,
+                )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -248,13 +326,17 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
     }
     print()
-    print(f"machine: {summary['machine']}; load: {tool}; gunicorn {args.workers} worker(s) x "
-          f"{args.threads} thread(s); {args.duration:g} s per cell")
-    print("| endpoint | concurrency | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"machine: {summary['machine']}; load: {tool}; gunicorn {args.workers} worker(s) x "
+        f"{args.threads} thread(s); {args.duration:g} s per cell"
+    )
+    print("| endpoint | concurrency | req/s | p50 ms | p99 ms | server CPU ms/req | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['endpoint']} | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['errors']} |")
+        print(
+            f"| {r['endpoint']} | {r['concurrency']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['server_cpu_ms_per_request']:.2f} | {r['errors']} |"
+        )
     for concurrency in args.concurrency:
         bare, cat = (r for r in rows if r["concurrency"] == concurrency)
         print(f"c={concurrency}: categorize / bare throughput = {cat['rps'] / bare['rps']:.2f}")
