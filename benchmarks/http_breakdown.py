@@ -7,7 +7,8 @@ Builds the app on a fresh database with the registry's champion case model (run
 other load on the machine disturbs it less than wall time): the model alone
 (`CaseRouter.predict` of one text), the database work of the request (key lookup with the rate
 count, then the prediction log insert), request validation, redaction, and whole requests through
-Flask's test client for categorize and for the bare /healthz. Texts are the seed corpus's test
+Flask's test client for categorize (one case, and a batch of 100 per case) and for the bare
+/healthz. Texts are the seed corpus's test
 split, as in benchmarks/http_service.py.
 """
 
@@ -89,11 +90,17 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "whole request: GET /healthz": lambda i: client.get("/healthz"),
     }
+    batch = {"cases": [{"text": t} for t in (corpus * 2)[:100]]}
     print(f"machine: {machine()}; model {router.name}@{router.version}; n={args.n}")
     print("| part | CPU ms per call |")
     print("|---|---:|")
     for label, call in parts.items():
         print(f"| {label} | {cpu_ms(call, args.n):.2f} |", flush=True)
+    per_batch = cpu_ms(
+        lambda i: client.post("/v1/cases/categorize", json=batch, headers=headers),
+        max(3, args.n // 100),
+    )
+    print(f"| whole request: a batch of 100 cases, per case | {per_batch / 100:.2f} |")
     return 0
 
 
