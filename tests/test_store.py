@@ -180,3 +180,17 @@ def test_tokens():
 )
 def test_role_order(granted, required, allowed):
     assert role_allows(granted, required) is allowed
+
+
+def test_schema_and_rate_upsert_compile_for_postgresql():
+    """The PostgreSQL path cannot run here (no server); its SQL must at least compile."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    from triage.store import _upsert_count, metadata
+
+    dialect = postgresql.dialect()
+    for table in metadata.sorted_tables:
+        assert "CREATE TABLE" in str(CreateTable(table).compile(dialect=dialect))
+    upsert = str(_upsert_count("postgresql").compile(dialect=dialect))
+    assert "ON CONFLICT (key_id, window_start) DO UPDATE" in upsert and "RETURNING" in upsert
