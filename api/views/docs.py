@@ -7,9 +7,11 @@ offline, with no script and nothing fetched from a CDN.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
+from markupsafe import Markup, escape
 
 from api.openapi import json_response, openapi_for
 from triage.config import Settings
@@ -25,6 +27,27 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 def openapi_document():
     """The OpenAPI document of this service."""
     return jsonify(openapi_for().document)
+
+
+def _prose(text: str) -> Markup:
+    """Escaped text with `backticks` as <code>."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
+def _schema_html(schema: dict[str, Any] | None) -> Markup:
+    """A schema as links to the named schemas it is made of, or as compact JSON."""
+    if not schema:
+        return Markup("")
+    if "$ref" in schema:
+        name = _schema_name(schema)
+        return Markup('<a href="#schema-{0}">{0}</a>').format(name)
+    for combinator, word in (("oneOf", " or "), ("anyOf", " or "), ("allOf", " and ")):
+        parts = schema.get(combinator)
+        if parts and all("$ref" in part for part in parts) and len(schema) == 1:
+            return Markup(word).join(_schema_html(part) for part in parts)
+    if schema.get("type") == "array" and "$ref" in schema.get("items", {}) and len(schema) == 2:
+        return Markup("array of ") + _schema_html(schema["items"])
+    return Markup("<code>{}</code>").format(json.dumps(schema, ensure_ascii=False))
 
 
 def _schema_name(schema: dict[str, Any] | None) -> str | None:
@@ -51,8 +74,8 @@ def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                 responses.append(
                     {
                         "status": status,
-                        "description": response.get("description", ""),
-                        "schema": json.dumps(schema, ensure_ascii=False) if schema else "",
+                        "description": _prose(response.get("description", "")),
+                        "schema": _schema_html(schema),
                     }
                 )
             out.append(
@@ -61,11 +84,19 @@ def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
                     "path": path,
                     "id": op.get("operationId", f"{method}-{path}"),
                     "tag": (op.get("tags") or ["other"])[0],
-                    "summary": op.get("summary", ""),
-                    "description": op.get("description", ""),
+                    "summary": _prose(op.get("summary", "")),
+                    "description": _prose(op.get("description", "")),
                     "role": op.get("x-required-role"),
-                    "parameters": op.get("parameters", []),
-                    "body": json.dumps(body.get("schema"), ensure_ascii=False) if body else "",
+                    "parameters": [
+                        {
+                            "name": p["name"],
+                            "in": p["in"],
+                            "schema": _schema_html(p.get("schema")),
+                            "description": _prose(p.get("description", "")),
+                        }
+                        for p in op.get("parameters", [])
+                    ],
+                    "body": _schema_html(body.get("schema")) if body else "",
                     "example": json.dumps(body["example"], ensure_ascii=False, indent=2)
                     if "example" in body
                     else "",
@@ -83,8 +114,9 @@ def docs_page():
         name: json.dumps(schema, ensure_ascii=False, indent=2)
         for name, schema in sorted(document["components"]["schemas"].items())
     }
+    info = {**document["info"], "description": _prose(document["info"]["description"])}
     return render_template(
-        "docs.html", info=document["info"], operations=_operations(document), schemas=schemas
+        "docs.html", info=info, operations=_operations(document), schemas=schemas
     )
 
 
