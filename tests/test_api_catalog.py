@@ -1,5 +1,7 @@
 """Taxonomy, models, liveness, readiness and the JSON answers to unknown routes."""
 
+import pytest
+
 from triage.taxonomy import load_taxonomy
 
 
@@ -85,3 +87,19 @@ def test_options_is_not_answered_outside_the_document(client):
     assert response.status_code == 405 and response.get_json()["error"]["code"] == (
         "method_not_allowed"
     )
+
+
+def test_settings_come_from_defaults_then_environment_then_config(make_app, monkeypatch):
+    monkeypatch.setenv("TRIAGE_BATCH_LIMIT", "5")
+    monkeypatch.setenv("TRIAGE_RATE_LIMIT_PER_MINUTE", "9")
+    settings = make_app(batch_limit=7).config["TRIAGE_SETTINGS"]
+    assert (settings.batch_limit, settings.rate_limit_per_minute) == (7, 9)
+    assert settings.max_body_bytes == 2 * 1024 * 1024  # default
+
+
+def test_bad_setting_is_a_config_error(tmp_path):
+    from api import create_app
+    from triage.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="batch_limit"):
+        create_app({"data_dir": tmp_path, "batch_limit": "many", "load_models": False})
