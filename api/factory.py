@@ -8,8 +8,8 @@ keys are `triage.config.Settings` fields (``models_dir``, ``data_dir``, ``databa
     >>> app = create_app({"data_dir": "/tmp/triage", "TESTING": True})   # doctest: +SKIP
 
 Each worker calls this once: the database is opened (and migrated when behind), the taxonomy
-read, the models loaded and warmed, then the resources of `RESOURCES` are registered with their
-part of the OpenAPI document.
+read, the resources of `RESOURCES` registered with their part of the OpenAPI document, and
+finally the models loaded and warmed.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from triage.config import Settings
 
 __all__ = ["RESOURCES", "create_app"]
 
-#: The resources of the service, each a module with `blueprint` and `openapi(settings)`.
-#: A new resource (orders, monitoring...) is one more module and one more line here.
+#: The resources of the service, each a module with `blueprint`, `openapi(settings)` and,
+#: optionally, `setup(state)` (called with the `api.runtime.Runtime` before the models load, to
+#: add a model loader for instance). A new resource (orders, monitoring...) is one more module
+#: and one more line here.
 RESOURCES: tuple[str, ...] = (
     "api.views.system",
     "api.views.cases",
@@ -63,9 +65,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     auth.init_app(app)
     openapi.init_app(app, settings)
+    state = runtime.init_app(app, settings)
     for name in RESOURCES:
         module = importlib.import_module(name)
         app.register_blueprint(module.blueprint)
         openapi.add_resource(app, module.openapi, settings)
-    runtime.init_app(app, settings, load_models=load_models)
+        if hasattr(module, "setup"):  # e.g. state.models.add_loader("risk", ...)
+            module.setup(state)
+    if load_models:
+        state.models.load()
     return app

@@ -34,8 +34,9 @@ class Runtime:
     models: ModelSet
 
 
-def init_app(app: Flask, settings: Settings, *, load_models: bool = True) -> Runtime:
-    """Open (and migrate) the database, read the taxonomy, load and warm the models."""
+def init_app(app: Flask, settings: Settings) -> Runtime:
+    """Open (and migrate) the database, read the taxonomy, prepare the model set (the factory
+    loads and warms the models once every resource has added its loaders)."""
     store = Store.from_settings(settings)
     try:
         store.migrate()
@@ -45,8 +46,6 @@ def init_app(app: Flask, settings: Settings, *, load_models: bool = True) -> Run
     models = ModelSet(settings, taxonomy)
     state = Runtime(settings=settings, store=store, taxonomy=taxonomy, models=models)
     app.extensions[EXTENSION] = state
-    if load_models:
-        models.load()
     return state
 
 

@@ -82,3 +82,64 @@ def test_docs_page_is_readable_offline(client):
     assert external == [] and "<script" not in page
     css = re.search(r'href="([^"]+\.css)"', page).group(1)
     assert client.get(css).status_code == 200
+
+
+def test_a_new_resource_plugs_in_with_its_routes_document_and_model(
+    monkeypatch, tmp_path, api_models_dir
+):
+    """The extension point other resources use: a module, one line in RESOURCES."""
+    import sys
+    import types
+
+    from flask import Blueprint
+
+    import api.factory
+    from api import create_app
+    from api.auth import requires
+    from api.openapi import error_responses, json_response
+    from api.runtime import runtime
+    from api.testing import ConformingClient
+
+    module = types.ModuleType("fake_resource")
+    module.blueprint = Blueprint("fake", "fake_resource")
+
+    class Echo:
+        name, version = "echo", "v9"
+
+        def warm(self):
+            return self
+
+    @module.blueprint.get("/v1/echo")
+    @requires("analyst")
+    def echo():
+        return {"version": runtime().models.get("echo").version}
+
+    module.openapi = lambda settings: {
+        "paths": {
+            "/v1/echo": {
+                "get": {
+                    "operationId": "echo",
+                    "x-required-role": "analyst",
+                    "responses": {
+                        "200": json_response(
+                            {"type": "object", "required": ["version"]}, "The served version."
+                        ),
+                        **error_responses(401, 403, 429, 503),
+                    },
+                }
+            }
+        }
+    }
+    module.setup = lambda state: state.models.add_loader("echo", lambda registry, tax: Echo())
+    monkeypatch.setitem(sys.modules, "fake_resource", module)
+    monkeypatch.setattr(api.factory, "RESOURCES", (*api.factory.RESOURCES, "fake_resource"))
+
+    app = create_app({"models_dir": api_models_dir, "data_dir": tmp_path / "var"})
+    app.test_client_class = ConformingClient
+    token = app.extensions["triage"].store.create_key("analyst")[1]
+    client = app.test_client()
+    response = client.get("/v1/echo", headers={"X-API-Key": token})
+    assert response.get_json() == {"version": "v9"}
+    assert client.get("/readyz").get_json()["models"]["echo"] == {"version": "v9"}
+    assert "/v1/echo" in client.get("/openapi.json").get_json()["paths"]
+    validate(openapi_for(app).document)
