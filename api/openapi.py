@@ -26,6 +26,7 @@ from triage.config import Settings
 
 __all__ = [
     "DOCUMENT_URI",
+    "NO_NUL",
     "OpenApi",
     "error_responses",
     "json_body",
@@ -36,6 +37,11 @@ __all__ = [
 
 DOCUMENT_URI = "urn:case-triage:openapi"
 Fragment = dict[str, Any]
+
+
+#: Added to free-text string schemas: NUL characters are refused (422) everywhere, since
+#: PostgreSQL cannot store them (api.validation checks every string of a body).
+NO_NUL: dict[str, Any] = {"not": {"pattern": "\\u0000"}}
 
 
 def ref(name: str) -> dict[str, str]:

@@ -179,6 +179,8 @@ def _translate(error: ValidationError) -> ApiError:
         message = f"{where}: must be one of {', '.join(json.dumps(v) for v in bound)}"
     elif keyword == "pattern" and schema.get("x-pattern-message"):
         message = f"{where}: {schema['x-pattern-message']}"
+    elif keyword == "not" and error.validator_value == {"pattern": "\\u0000"}:
+        message = f"{where}: contains a NUL character"
     elif keyword in _BOUNDS:
         detail["limit"] = bound
         message = f"{where}: {_BOUNDS[keyword].format(bound)}"

@@ -51,8 +51,8 @@ def test_unknown_category_is_422(app, client, auth, predicted):
     response = client.post("/v1/feedback", json=body, headers=auth("analyst"))
     assert response.status_code == 422
     error = response.get_json()["error"]
-    assert error["code"] == "unknown_category" and error["details"]["field"] == "category"
-    assert "other" in error["details"]["allowed"]
+    assert error["code"] == "invalid_value" and error["details"]["field"] == "category"
+    assert "other" in error["details"]["allowed"] and "teleportation" not in error["message"]
     assert app.extensions["triage"].store.corrections() == []
 
 

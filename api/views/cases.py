@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
-from api.openapi import error_responses, json_body, json_response, ref
+from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import runtime
 from api.security import request_id
 from api.validation import field_path, parse_json_body
@@ -122,6 +122,7 @@ def _case_input(settings: Settings) -> dict[str, Any]:
             "text": {
                 "type": "string",
                 "pattern": r"\S",
+                **NO_NUL,
                 "x-pattern-message": "must not be empty or only whitespace",
                 "description": (
                     f"The case description, Chinese, English or mixed; at most "
@@ -133,7 +134,7 @@ def _case_input(settings: Settings) -> dict[str, Any]:
                 "enum": [*FILER_ROLES, None],
                 "description": "Who files the case.",
             },
-            "order_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64},
+            "order_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64, **NO_NUL},
             "lang": {
                 "type": ["string", "null"],
                 "enum": [*LANGUAGES, None],

@@ -8,10 +8,11 @@ from flask import Blueprint
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
-from api.openapi import error_responses, json_body, json_response, ref
+from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import runtime
 from api.validation import parse_json_body
 from triage.config import Settings
+from triage.taxonomy import load_taxonomy
 
 __all__ = ["blueprint", "feedback_document", "openapi"]
 
@@ -35,14 +36,7 @@ def create_feedback():
     """Record the right category of a logged prediction; retraining learns from these."""
     state = runtime()
     body = parse_json_body("FeedbackInput", state.settings.max_body_bytes)
-    category = body["category"]
-    if category not in state.taxonomy:
-        raise ApiError(
-            422,
-            "unknown_category",
-            f"category: {category!r} is not in the taxonomy (see GET /v1/taxonomy)",
-            {"field": "category", "allowed": state.taxonomy.ids},
-        )
+    category = body["category"]  # one of the taxonomy's ids: the schema's enum
     row = state.store.add_feedback(
         body["prediction_id"], category, body.get("note"), current_caller().key_id
     )
@@ -100,14 +94,19 @@ def openapi(settings: Settings) -> dict[str, Any]:
                     "required": ["prediction_id", "category"],
                     "additionalProperties": False,
                     "properties": {
-                        "prediction_id": {"type": "string", "minLength": 1, "maxLength": 64},
-                        "category": {
+                        "prediction_id": {
                             "type": "string",
                             "minLength": 1,
                             "maxLength": 64,
-                            "description": "A category id of GET /v1/taxonomy (422 otherwise).",
+                            **NO_NUL,
                         },
-                        "note": {"type": ["string", "null"], "maxLength": 2000},
+                        "category": {
+                            "type": "string",
+                            "enum": load_taxonomy(settings.taxonomy_path).ids,
+                            "description": "The right category: an id of GET /v1/taxonomy "
+                            "(422 invalid_value otherwise).",
+                        },
+                        "note": {"type": ["string", "null"], "maxLength": 2000, **NO_NUL},
                     },
                 },
                 "Feedback": feedback,
