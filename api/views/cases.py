@@ -247,10 +247,27 @@ def openapi(settings: Settings) -> dict[str, Any]:
                         {"oneOf": [ref("CaseInput"), ref("CategorizeBatch")]}, example=example
                     ),
                     "responses": {
-                        "200": json_response(
-                            {"oneOf": [ref("CasePrediction"), ref("CategorizeBatchResult")]},
-                            "One prediction, or `results` in the order of `cases`.",
-                        ),
+                        "200": {
+                            **json_response(
+                                {"oneOf": [ref("CasePrediction"), ref("CategorizeBatchResult")]},
+                                "One prediction, or `results` in the order of `cases`.",
+                            ),
+                            "links": {
+                                "GetPrediction": {
+                                    "operationId": "getPrediction",
+                                    "parameters": {
+                                        "prediction_id": "$response.body#/prediction_id"
+                                    },
+                                },
+                                "CorrectPrediction": {
+                                    "operationId": "createFeedback",
+                                    "requestBody": {
+                                        "prediction_id": "$response.body#/prediction_id",
+                                        "category": "other",
+                                    },
+                                },
+                            },
+                        },
                         **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
                     },
                 }
