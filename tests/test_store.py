@@ -187,10 +187,22 @@ def test_schema_and_rate_upsert_compile_for_postgresql():
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateTable
 
-    from triage.store import _upsert_count, metadata
+    from triage.store_tables import metadata, upsert_count
 
     dialect = postgresql.dialect()
     for table in metadata.sorted_tables:
         assert "CREATE TABLE" in str(CreateTable(table).compile(dialect=dialect))
-    upsert = str(_upsert_count("postgresql").compile(dialect=dialect))
+    upsert = str(upsert_count("postgresql").compile(dialect=dialect))
     assert "ON CONFLICT (key_id, window_start) DO UPDATE" in upsert and "RETURNING" in upsert
+
+
+def test_migrations_build_exactly_the_tables_of_the_code(store):
+    """A change to triage/store_tables.py without its migration fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from triage.store_tables import metadata
+
+    with store.engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []

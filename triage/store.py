@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-import sqlalchemy.dialects.postgresql
-import sqlalchemy.dialects.sqlite
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
@@ -35,105 +33,22 @@ from sqlalchemy.pool import StaticPool
 from triage.config import Settings
 from triage.errors import StoreError
 from triage.keys import IssuedToken, issue_token, validate_role, verify_token
+from triage.store_tables import (
+    DROP_OLD_WINDOWS,
+    INSERT_PREDICTIONS,
+    SELECT_KEY,
+    api_key_usage,
+    api_keys,
+    feedback,
+    metadata,
+    predictions,
+    upsert_count,
+    utcnow,
+)
 
 __all__ = ["KeyRecord", "PredictionRecord", "Store", "metadata", "utcnow"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC, to the microsecond."""
-    return dt.datetime.now(dt.UTC)
-
-
-class UTCDateTime(sa.types.TypeDecorator):
-    """A timestamp stored as naive UTC (SQLite has no time zones) and read back as aware UTC."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        return None if value is None else value.replace(tzinfo=dt.UTC)
-
-
-metadata = sa.MetaData()
-
-api_keys = sa.Table(
-    "api_keys",
-    metadata,
-    sa.Column("id", sa.String(12), primary_key=True),
-    sa.Column("name", sa.String(100), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("token_hash", sa.String(64), nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("revoked_at", UTCDateTime(), nullable=True),
-)
-
-api_key_usage = sa.Table(
-    "api_key_usage",
-    metadata,
-    sa.Column("key_id", sa.String(12), sa.ForeignKey("api_keys.id"), primary_key=True),
-    sa.Column("window_start", sa.BigInteger(), primary_key=True),
-    sa.Column("count", sa.Integer(), nullable=False),
-)
-
-predictions = sa.Table(
-    "predictions",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("text", sa.Text(), nullable=False),
-    sa.Column("language", sa.String(8), nullable=False),
-    sa.Column("category", sa.String(64), nullable=False),
-    sa.Column("confidence", sa.Float(), nullable=False),
-    sa.Column("needs_review", sa.Boolean(), nullable=False),
-    sa.Column("model_name", sa.String(64), nullable=False),
-    sa.Column("model_version", sa.String(64), nullable=False),
-    sa.Column("filer_role", sa.String(32), nullable=True),
-    sa.Column("order_id", sa.String(64), nullable=True),
-    sa.Column("key_id", sa.String(12), nullable=True),
-    sa.Column("request_id", sa.String(36), nullable=True),
-)
-
-feedback = sa.Table(
-    "feedback",
-    metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column(
-        "prediction_id", sa.String(36), sa.ForeignKey("predictions.id"), nullable=False, index=True
-    ),
-    sa.Column("category", sa.String(64), nullable=False),
-    sa.Column("note", sa.Text(), nullable=True),
-    sa.Column("key_id", sa.String(12), nullable=True),
-    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
-)
-
-
-# Statements of the request path, built once: building them per call costs more than running them.
-_SELECT_KEY = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("key_id"))
-_INSERT_PREDICTIONS = predictions.insert()
-_DROP_OLD_WINDOWS = api_key_usage.delete().where(
-    api_key_usage.c.key_id == sa.bindparam("key_id"),
-    api_key_usage.c.window_start < sa.bindparam("window_start"),
-)
-
-
-def _upsert_count(dialect: str) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE count + 1 RETURNING count, where the dialect has it."""
-    module = sa.dialects.sqlite if dialect == "sqlite" else sa.dialects.postgresql
-    insert = module.insert(api_key_usage).values(
-        key_id=sa.bindparam("key_id"), window_start=sa.bindparam("window_start"), count=1
-    )
-    return insert.on_conflict_do_update(
-        index_elements=["key_id", "window_start"], set_={"count": api_key_usage.c.count + 1}
-    ).returning(api_key_usage.c.count)
 
 
 @dataclass(frozen=True)
@@ -330,7 +245,7 @@ class Store:
             return
         rows = [record.__dict__ for record in records]
         with self._transaction(write=True) as conn:
-            conn.execute(_INSERT_PREDICTIONS, rows)
+            conn.execute(INSERT_PREDICTIONS, rows)
 
     def get_prediction(self, prediction_id: str) -> dict[str, Any] | None:
         """A logged prediction with its feedback (oldest first), or None."""
@@ -484,7 +399,7 @@ class Store:
         """`authenticate` and, for a valid key, `count_request` in one transaction: the
         request path of the service pays for one database round trip, not two."""
         with self._transaction(write=window_start is not None) as conn:
-            row = conn.execute(_SELECT_KEY, {"key_id": key_id}).first()
+            row = conn.execute(SELECT_KEY, {"key_id": key_id}).first()
             record = KeyRecord(**row._asdict()) if row else None
             if record is None or not record.active or not verify_token(token, record.token_hash):
                 return None, 0
@@ -496,7 +411,7 @@ class Store:
         dialect = conn.dialect.name
         if dialect in ("sqlite", "postgresql"):
             if self._upsert is None:
-                self._upsert = _upsert_count(dialect)
+                self._upsert = upsert_count(dialect)
             params = {"key_id": key_id, "window_start": window_start}
             count = conn.execute(self._upsert, params).scalar_one()
         else:  # portable: update, else insert
@@ -520,5 +435,5 @@ class Store:
                 )
             ).scalar_one()
         if count == 1:  # a new window: the key's older ones are done with
-            conn.execute(_DROP_OLD_WINDOWS, {"key_id": key_id, "window_start": window_start})
+            conn.execute(DROP_OLD_WINDOWS, {"key_id": key_id, "window_start": window_start})
         return count

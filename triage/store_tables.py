@@ -1,0 +1,123 @@
+"""The tables of the service database (see triage.store): API keys and their rate counters,
+the prediction log and feedback, with the statements the request path runs prebuilt.
+
+Changing a table here needs a new migration in triage/migrations/versions/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
+
+__all__ = [
+    "DROP_OLD_WINDOWS",
+    "INSERT_PREDICTIONS",
+    "SELECT_KEY",
+    "UTCDateTime",
+    "api_key_usage",
+    "api_keys",
+    "feedback",
+    "metadata",
+    "predictions",
+    "upsert_count",
+    "utcnow",
+]
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC, to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored as naive UTC (SQLite has no time zones) and read back as aware UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+metadata = sa.MetaData()
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(12), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+api_key_usage = sa.Table(
+    "api_key_usage",
+    metadata,
+    sa.Column("key_id", sa.String(12), sa.ForeignKey("api_keys.id"), primary_key=True),
+    sa.Column("window_start", sa.BigInteger(), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("needs_review", sa.Boolean(), nullable=False),
+    sa.Column("model_name", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("filer_role", sa.String(32), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("key_id", sa.String(12), nullable=True),
+    sa.Column("request_id", sa.String(36), nullable=True),
+)
+
+feedback = sa.Table(
+    "feedback",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "prediction_id", sa.String(36), sa.ForeignKey("predictions.id"), nullable=False, index=True
+    ),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("key_id", sa.String(12), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+)
+
+
+# Statements of the request path, built once: building them per call costs more than running them.
+SELECT_KEY = sa.select(api_keys).where(api_keys.c.id == sa.bindparam("key_id"))
+INSERT_PREDICTIONS = predictions.insert()
+DROP_OLD_WINDOWS = api_key_usage.delete().where(
+    api_key_usage.c.key_id == sa.bindparam("key_id"),
+    api_key_usage.c.window_start < sa.bindparam("window_start"),
+)
+
+
+def upsert_count(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE count + 1 RETURNING count, where the dialect has it."""
+    module = sa.dialects.sqlite if dialect == "sqlite" else sa.dialects.postgresql
+    insert = module.insert(api_key_usage).values(
+        key_id=sa.bindparam("key_id"), window_start=sa.bindparam("window_start"), count=1
+    )
+    return insert.on_conflict_do_update(
+        index_elements=["key_id", "window_start"], set_={"count": api_key_usage.c.count + 1}
+    ).returning(api_key_usage.c.count)
