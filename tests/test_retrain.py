@@ -38,9 +38,12 @@ def test_gate_accepts_better_and_rejects_worse():
     assert compare(champion, worse_ece).reasons == [
         "ECE rose from 0.0300 to 0.0800 (tolerance 0.02)"
     ]
-    worse_f1 = _metrics(0.899, 0.03, {"a": 0.9, "b": 0.8}, {"zh": 0.9, "en": 0.88})
-    assert not compare(champion, worse_f1).promote
+    worse_f1 = _metrics(0.894, 0.03, {"a": 0.9, "b": 0.8}, {"zh": 0.9, "en": 0.88})
+    assert not compare(champion, worse_f1).promote  # 0.006 lower: beyond the default 0.005
     assert compare(champion, worse_f1, GatePolicy(macro_f1_tolerance=0.01)).promote
+    noise = _metrics(0.899, 0.03, {"a": 0.9, "b": 0.8}, {"zh": 0.9, "en": 0.88})
+    assert compare(champion, noise).promote
+    assert not compare(champion, noise, GatePolicy(macro_f1_tolerance=0.0)).promote
     assert compare(None, worse_f1).promote  # no champion yet
 
 

@@ -49,7 +49,7 @@ def retrain() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Train and evaluate, show the decision, register nothing."
 )
-@click.option("--macro-f1-tolerance", default=0.0, show_default=True, type=float)
+@click.option("--macro-f1-tolerance", default=0.005, show_default=True, type=float)
 @click.option("--recall-tolerance", default=0.02, show_default=True, type=float)
 @click.option("--language-tolerance", default=0.02, show_default=True, type=float)
 @click.option("--ece-tolerance", default=0.02, show_default=True, type=float)
