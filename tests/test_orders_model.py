@@ -32,9 +32,7 @@ def dataset(sim):
 @pytest.fixture(scope="module")
 def trained(dataset):
     train, test = time_split(dataset)
-    model = fit_risk_model(
-        dataset, train, params={"max_iter": 80, "min_samples_leaf": 100}, target_precision=0.6
-    )
+    model = fit_risk_model(dataset, train, params={"max_iter": 80}, target_precision=0.6)
     return model, train, test
 
 
@@ -111,3 +109,11 @@ def test_estimator_contract():
         RiskModel().predict_proba(pd.DataFrame())
     with pytest.raises(InputError, match="calibration must be"):
         RiskModel(calibration="magic").fit(pd.DataFrame(), np.array([0, 1]), np.array([0, 1]))
+
+
+def test_every_feature_belongs_to_one_reason_factor():
+    from triage.orders.features import FEATURES
+    from triage.orders.reasons import FACTORS
+
+    covered = [column for columns, _ in FACTORS.values() for column in columns]
+    assert sorted(covered) == sorted(FEATURES)

@@ -81,10 +81,43 @@ NUMERIC = (
     "slack_days",
     "volume_ratio_7d",
     "transit_ratio_7d",
+    "transit_exceed_prob",
+    "late_given_open_rate",
 )
 FEATURES = NUMERIC + CATEGORICAL
 SPAN = np.int64(1) << np.int64(34)  # seconds per key block in the combined sort key (~544 years)
 PRIOR_WEIGHT = 5.0  # pseudo-orders behind smoothed rates
+TRANSIT_GRID = np.array(
+    [
+        0,
+        0.5,
+        1,
+        1.5,
+        2,
+        2.5,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        12,
+        14,
+        16,
+        18,
+        20,
+        23,
+        26,
+        30,
+        35,
+        40,
+        50,
+        60.0,
+    ]
+)
+FRACTION_GRID = np.linspace(0.0, 1.0, 21)
 
 
 class _AsOf:
@@ -105,6 +138,34 @@ class _AsOf:
         stamp = keys * SPAN + np.clip(times - self.origin, 0, SPAN - 1)
         stop = np.searchsorted(self.combined, stamp, side="right")
         return (stop - start).astype(float), self.cumsum[stop] - self.cumsum[start]
+
+
+class _Exceedance:
+    """Per key, how many values known at or before t lie above each point of a grid.
+
+    Reads an empirical survival function S(x) = P(value > x) as it stood at t, with x rounded
+    down to the grid. Each value is spread over the grid once, so queries stay binary searches.
+    """
+
+    def __init__(
+        self, keys: np.ndarray, times: np.ndarray, values: np.ndarray, grid: np.ndarray, origin: int
+    ):
+        known = times < NEVER
+        keys, times, values = keys[known].astype(np.int64), times[known], values[known]
+        self.grid = grid
+        k = len(grid)
+        spread_keys = (keys[:, None] * k + np.arange(k)[None, :]).ravel()
+        above = (values[:, None] > grid[None, :]).ravel()
+        self.hist = _AsOf(spread_keys, np.repeat(times, k), above, origin)
+
+    def survival(
+        self, keys: np.ndarray, times: np.ndarray, x: np.ndarray, prior: np.ndarray | float
+    ) -> np.ndarray:
+        """Smoothed S(x) per query: (values above x + w * prior) / (values + w)."""
+        k = len(self.grid)
+        index = np.clip(np.searchsorted(self.grid, x, side="right") - 1, 0, k - 1)
+        n, above = self.hist.query(keys.astype(np.int64) * k + index, times)
+        return (above + 2.0 * prior) / (n + 2.0)
 
 
 def _codes(values: pd.Series) -> np.ndarray:
@@ -177,6 +238,21 @@ class OrderFeatures:
         self.region_transit = _AsOf(self.region_key, transit_known, transit, origin)
         self.platform_transit = _AsOf(zeros, transit_known, transit, origin)
         self.purchases_sorted = np.sort(self.purchase)
+        transit_value = np.where(moved, transit, np.nan)
+        self.region_exceed = _Exceedance(
+            self.region_key, transit_known, transit_value, TRANSIT_GRID, origin
+        )
+        self.platform_exceed = _Exceedance(
+            zeros, transit_known, transit_value, TRANSIT_GRID, origin
+        )
+        # share of the promise used before delivery; late orders count as "more than all of it"
+        used = np.where(
+            late,
+            np.inf,
+            (delivered - self.purchase) / np.maximum(self.promise_end - self.purchase, 1),
+        )
+        self.region_used = _Exceedance(self.region_key, known_at, used, FRACTION_GRID, origin)
+        self.platform_used = _Exceedance(zeros, known_at, used, FRACTION_GRID, origin)
 
         # static columns, known at purchase
         purchased = orders["purchased_at"]
@@ -203,6 +279,7 @@ class OrderFeatures:
                 ),
             }
         )
+        self.static_arrays = {c: self.static[c].to_numpy() for c in self.static.columns}
         self.categorical = {c: orders[c].to_numpy(object) for c in CATEGORICAL if c != "last_event"}
 
     def build(self, rows: np.ndarray, as_of: np.ndarray | pd.Series) -> pd.DataFrame:
@@ -213,7 +290,8 @@ class OrderFeatures:
             if isinstance(as_of, np.ndarray) and as_of.dtype == np.int64
             else seconds(pd.Series(as_of))
         )
-        out = self.static.iloc[rows].reset_index(drop=True)
+        # a dict of arrays, turned into one frame at the end (column inserts are slow)
+        out = {column: values[rows] for column, values in self.static_arrays.items()}
         purchase, end = self.purchase[rows], self.promise_end[rows]
         elapsed = (t - purchase) / DAY
         out["elapsed_days"] = elapsed
@@ -284,14 +362,14 @@ class OrderFeatures:
         n_t, sum_t = self.lane_transit.query(self.lane_key[rows], t)
         lane_transit = (sum_t + PRIOR_WEIGHT * region_transit) / (n_t + PRIOR_WEIGHT)
         out["lane_transit_days"] = lane_transit
-        since = out["days_since_handover"].to_numpy()
+        since = np.asarray(out["days_since_handover"])
         remaining = np.where(
             handed,
             np.maximum(lane_transit - np.nan_to_num(since), 0.0),
-            np.maximum(out["seller_handling_days"].to_numpy() - elapsed, 0.0) + lane_transit,
+            np.maximum(np.asarray(out["seller_handling_days"]) - elapsed, 0.0) + lane_transit,
         )
         out["expected_remaining_days"] = remaining
-        out["slack_days"] = out["days_left"].to_numpy() - remaining
+        out["slack_days"] = np.asarray(out["days_left"]) - remaining
 
         # platform load: purchases of the last week against the four before, and how slow the
         # deliveries of the last week were against all deliveries so far
@@ -309,10 +387,38 @@ class OrderFeatures:
         )
         out["transit_ratio_7d"] = recent / platform_transit
 
+        # P(transit longer than the time left | as long as it has lasted), to this destination
+        region = self.region_key[rows]
+        days_left = np.maximum(np.asarray(out["days_left"]), 0.0)
+        since_pickup = np.where(handed, np.nan_to_num(since), 0.0)
+        handling_left = np.where(
+            handed, 0.0, np.maximum(np.asarray(out["seller_handling_days"]) - elapsed, 0.0)
+        )
+        need = since_pickup + np.maximum(days_left - handling_left, 0.0)
+
+        def transit_survival(x: np.ndarray) -> np.ndarray:
+            platform = self.platform_exceed.survival(zeros, t, x, 0.5)
+            return self.region_exceed.survival(region, t, x, platform)
+
+        out["transit_exceed_prob"] = np.clip(
+            transit_survival(need) / np.maximum(transit_survival(since_pickup), 1e-3), 0, 1
+        )
+        # late share of earlier orders that were still open at this share of their promise
+        used_now = np.clip(np.asarray(out["frac_elapsed"]), 0.0, 1.0)
+
+        def used_survival(x: np.ndarray | float) -> np.ndarray:
+            x = np.broadcast_to(np.asarray(x, dtype=float), t.shape)
+            platform = self.platform_used.survival(zeros, t, x, 0.5)
+            return self.region_used.survival(region, t, x, platform)
+
+        out["late_given_open_rate"] = np.clip(
+            used_survival(1.0) / np.maximum(used_survival(used_now), 1e-3), 0, 1
+        )
+
         for column, values in self.categorical.items():
             out[column] = values[rows]
         out["last_event"] = last_event
-        return out[list(FEATURES)]
+        return pd.DataFrame(out, columns=list(FEATURES))
 
     @staticmethod
     def _window(

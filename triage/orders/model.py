@@ -4,10 +4,12 @@ Follows scikit-learn's estimator contract (``__init__`` stores parameters, ``fit
 ``self``, fitted attributes end with ``_``). ``fit`` needs the time of each row (the purchase
 time of its order) because the split is by time, never at random:
 
-1. rows of the earliest ``1 - calibration_fraction`` of orders train the booster;
+1. rows of the earliest ``1 - calibration_fraction`` of orders train the booster; with
+   ``search=True`` each of `CANDIDATES` is fitted and the setting and number of trees with the
+   lowest log-loss on the latest orders are kept (a time-ordered validation);
 2. its scores on the latest orders fit a Platt (sigmoid) or isotonic calibrator, and give the
    out-of-time scores from which the suggestion threshold is chosen (see training.py);
-3. with ``refit=True`` the booster is refitted on all rows with the same settings, and the
+3. with ``refit=True`` the booster is refitted on all rows with the chosen settings, and the
    calibrator is kept.
 
 >>> model = RiskModel(max_iter=50).fit(X, y, times)   # doctest: +SKIP
@@ -16,19 +18,47 @@ time of its order) because the split is by time, never at random:
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from threadpoolctl import threadpool_limits
 
 from triage.errors import InputError, NotFittedError
 from triage.orders.features import CATEGORICAL, FEATURES
 
 __all__ = ["RiskModel", "encode_features"]
 
-MAX_LEVELS = 60  # categories kept per column; rarer ones become "other"
+MAX_LEVELS = 60
+# settings tried on a time-ordered validation slice when search=True: a small, strongly
+# regularized booster (right for ~10^4 orders like Olist) and a larger one (10^5 orders)
+# (few trees keep scoring above 50,000 snapshots a second on one core)
+CANDIDATES = (
+    {"learning_rate": 0.1, "max_leaf_nodes": 7, "min_samples_leaf": 300, "l2_regularization": 10.0},
+    {"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": 50, "l2_regularization": 1.0},
+)
+# risk can only rise with these (+1) or fall (-1): less time left, longer silences and worse
+# histories never make an order safer. Constraints keep the model sane where data is thin.
+MONOTONIC = {
+    "days_left": -1,
+    "slack_days": -1,
+    "ship_by_slack": -1,
+    "days_since_last_event": 1,
+    "handover_days": 1,
+    "n_exceptions": 1,
+    "seller_late_rate": 1,
+    "lane_late_rate": 1,
+    "carrier_late_rate_14d": 1,
+    "region_late_rate_7d": 1,
+    "seller_handling_days": 1,
+    "lane_transit_days": 1,
+    "expected_remaining_days": 1,
+}  # categories kept per column; rarer ones become "other"
 
 
 def encode_features(X: pd.DataFrame, levels: dict[str, list[str]]) -> np.ndarray:
@@ -55,14 +85,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        max_iter: int = 200,
-        learning_rate: float = 0.03,
+        max_iter: int = 150,
+        learning_rate: float = 0.1,
         max_leaf_nodes: int = 7,
         min_samples_leaf: int = 300,
         l2_regularization: float = 10.0,
+        search: bool = True,
         calibration: str = "sigmoid",
         calibration_fraction: float = 0.2,
         refit: bool = True,
+        monotonic: bool = False,
+        n_threads: int | None = 1,
         random_state: int = 0,
     ):
         self.max_iter = max_iter
@@ -70,23 +103,41 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.l2_regularization = l2_regularization
+        self.search = search
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
         self.refit = refit
+        self.monotonic = monotonic
+        self.n_threads = n_threads
         self.random_state = random_state
 
-    def _booster(self) -> HistGradientBoostingClassifier:
+    def _settings(self) -> list[dict]:
+        own = {
+            "learning_rate": self.learning_rate,
+            "max_leaf_nodes": self.max_leaf_nodes,
+            "min_samples_leaf": self.min_samples_leaf,
+            "l2_regularization": self.l2_regularization,
+        }
+        return list(CANDIDATES) if self.search else [own]
+
+    def _booster(self, **settings) -> HistGradientBoostingClassifier:
         mask = [name in CATEGORICAL for name in FEATURES]
+        settings = {**self._settings()[0], "max_iter": self.max_iter, **settings}
         return HistGradientBoostingClassifier(
-            max_iter=self.max_iter,
-            learning_rate=self.learning_rate,
-            max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf,
-            l2_regularization=self.l2_regularization,
+            **settings,
             categorical_features=mask,
+            monotonic_cst=[MONOTONIC.get(name, 0) for name in FEATURES] if self.monotonic else None,
             early_stopping=False,
             random_state=self.random_state,
         )
+
+    def _threads(self):
+        """OpenMP threads for the booster: one by default. Boosting threads spin while they
+        wait, so on a small shared machine (or under several service workers) more threads
+        than free cores make training many times slower, not faster."""
+        if self.n_threads is None:
+            return contextlib.nullcontext()
+        return threadpool_limits(limits=self.n_threads, user_api="openmp")
 
     def fit(
         self,
@@ -99,6 +150,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         `sample_weight` (optional) weighs the booster's rows, e.g. to balance decision points.
         """
+        with self._threads():
+            return self._fit(X, y, times, sample_weight)
+
+    def _fit(self, X, y, times, sample_weight) -> RiskModel:
         if self.calibration not in ("sigmoid", "isotonic", "none"):
             raise InputError(
                 f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
@@ -117,6 +172,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             counts = X[name].astype(str).value_counts()
             self.levels_[name] = [str(v) for v in counts.index[: MAX_LEVELS - 1]] + ["other"]
         matrix = encode_features(X, self.levels_)
+        # a feature missing everywhere (no weights in an orders-only Olist table, say) is a
+        # constant to the booster, which cannot bin an all-missing column
+        self.empty_ = [j for j in range(matrix.shape[1]) if np.isnan(matrix[:, j]).all()]
         self.edges_ = self._fit_edges(matrix)
         matrix = self._quantize(matrix)
         self.feature_names_in_ = np.asarray(FEATURES, dtype=object)
@@ -135,16 +193,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         weight = (
             np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         )
-        part = early if usable else np.ones(len(y), bool)
-        booster = self._booster().fit(matrix[part], y[part], sample_weight=weight[part])
         self.calibrator_ = None
         self.holdout_ = None
-        if usable:
-            raw = booster.predict_proba(matrix[late_part])[:, 1]
+        if not usable:  # too little recent data to choose or calibrate: plain fit on everything
+            self.chosen_params_ = self._settings()[0] | {"max_iter": self.max_iter}
+            booster = self._booster().fit(matrix, y, sample_weight=weight)
+        else:
+            booster, raw = self._select(matrix, y, weight, early)
             self.calibrator_ = self._fit_calibrator(raw, y[late_part])
             self.holdout_ = {"mask": late_part, "proba": self._calibrate(raw)}
             if self.refit:
-                booster = self._booster().fit(matrix, y, sample_weight=weight)
+                booster = self._booster(**self.chosen_params_).fit(matrix, y, sample_weight=weight)
         self.booster_ = booster
         self.baseline_ = {
             name: (
@@ -155,6 +214,32 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             for name in FEATURES
         }
         return self
+
+    def _select(self, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray, early: np.ndarray):
+        """Fit each candidate setting on the early rows; keep the setting and number of trees
+        with the lowest weighted log-loss on the later rows (a time-ordered validation).
+
+        Returns the chosen booster (fitted on the early rows) and its scores of the later rows.
+        """
+        late = ~early
+        best = None
+        for settings in self._settings():
+            booster = self._booster(**settings).fit(
+                matrix[early], y[early], sample_weight=weight[early]
+            )
+            for trees, proba in enumerate(booster.staged_predict_proba(matrix[late]), start=1):
+                if trees % 10 and trees != booster.n_iter_:
+                    continue
+                loss = log_loss(y[late], proba[:, 1], sample_weight=weight[late], labels=[0, 1])
+                if best is None or loss < best[0]:
+                    best = (loss, {**settings, "max_iter": trees}, booster, proba[:, 1])
+        loss, self.chosen_params_, booster, raw = best
+        self.validation_log_loss_ = round(float(loss), 5)
+        if booster.n_iter_ != self.chosen_params_["max_iter"]:  # fewer trees than it grew
+            booster = self._booster(**self.chosen_params_).fit(
+                matrix[early], y[early], sample_weight=weight[early]
+            )
+        return booster, raw
 
     @staticmethod
     def _fit_edges(matrix: np.ndarray) -> dict[int, np.ndarray]:
@@ -175,6 +260,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return edges
 
     def _quantize(self, matrix: np.ndarray) -> np.ndarray:
+        matrix[:, self.empty_] = 0.0
         for j, edges in self.edges_.items():
             column = matrix[:, j]
             missing = np.isnan(column)
@@ -197,7 +283,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Columns P(on time), P(late)."""
         if not hasattr(self, "booster_"):
             raise NotFittedError("RiskModel is not fitted; call fit first")
-        raw = self.booster_.predict_proba(self._quantize(encode_features(X, self.levels_)))[:, 1]
+        with self._threads():
+            raw = self.booster_.predict_proba(self._quantize(encode_features(X, self.levels_)))[
+                :, 1
+            ]
         late = self._calibrate(raw)
         return np.column_stack([1 - late, late])
 

@@ -122,7 +122,14 @@ def _parcel(r: pd.Series) -> tuple[str, str]:
 # factor id: (features it covers, wording)
 FACTORS: dict[str, tuple[tuple[str, ...], Callable[[pd.Series], tuple[str, str]]]] = {
     "time_left": (
-        ("days_left", "elapsed_days", "frac_elapsed", "expected_remaining_days", "slack_days"),
+        (
+            "days_left",
+            "elapsed_days",
+            "frac_elapsed",
+            "expected_remaining_days",
+            "slack_days",
+            "late_given_open_rate",
+        ),
         _time_left,
     ),
     "handover": (
@@ -140,6 +147,7 @@ FACTORS: dict[str, tuple[tuple[str, ...], Callable[[pd.Series], tuple[str, str]]
             "same_region",
             "seller_region",
             "buyer_region",
+            "transit_exceed_prob",
         ),
         _lane,
     ),

@@ -331,6 +331,7 @@ def model_metadata(
         "classes": ["on_time", "late"],
         "features": list(FEATURES),
         "params": {k: v for k, v in model.get_params().items()},
+        "chosen_params": getattr(model, "chosen_params_", None),
         "threshold": getattr(model, "threshold_", None),
         "policy": getattr(model, "policy_", None),
         "data": {
