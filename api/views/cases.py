@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
@@ -58,7 +59,7 @@ def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
 
 @blueprint.post("/v1/cases/categorize")
 @requires("predict")
-def categorize():
+def categorize() -> ResponseReturnValue:
     """Categorize one case or a batch; every prediction is logged with its text redacted."""
     state = runtime()
     settings = state.settings

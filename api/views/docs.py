@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from api.openapi import json_response, openapi_for
@@ -24,7 +25,7 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 
 
 @blueprint.get("/openapi.json")
-def openapi_document():
+def openapi_document() -> ResponseReturnValue:
     """The OpenAPI document of this service."""
     return jsonify(openapi_for().document)
 
@@ -107,7 +108,7 @@ def _operations(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @blueprint.get("/docs")
-def docs_page():
+def docs_page() -> ResponseReturnValue:
     """A readable page of the OpenAPI document (no JavaScript, no CDN)."""
     document = openapi_for().document
     schemas = {

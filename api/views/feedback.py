@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
@@ -32,7 +33,7 @@ def feedback_document(row: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.post("/v1/feedback")
 @requires("analyst")
-def create_feedback():
+def create_feedback() -> ResponseReturnValue:
     """Record the right category of a logged prediction; retraining learns from these."""
     state = runtime()
     body = parse_json_body("FeedbackInput", state.settings.max_body_bytes)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from api.auth import requires
 from api.openapi import error_responses, json_response, ref
@@ -39,7 +40,7 @@ def _summary(registry: Any, name: str, served: dict[str, Any]) -> dict[str, Any]
 
 @blueprint.get("/v1/models")
 @requires("predict")
-def list_models():
+def list_models() -> ResponseReturnValue:
     """Every registered model: champion version with its metrics, and the version served here."""
     state = runtime()
     registry = state.models.registry

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from api.auth import requires
 from api.errors import ApiError
@@ -55,7 +56,7 @@ def _before() -> dt.datetime | None:
 
 @blueprint.get("/v1/predictions")
 @requires("analyst")
-def list_predictions():
+def list_predictions() -> ResponseReturnValue:
     """The newest logged predictions (texts redacted); page with `before`."""
     limit = query_int("limit", 100, 1, MAX_PAGE)
     rows = runtime().store.list_predictions(limit=limit, before=_before())
@@ -65,7 +66,7 @@ def list_predictions():
 
 @blueprint.get("/v1/predictions/<prediction_id>")
 @requires("analyst")
-def get_prediction(prediction_id: str):
+def get_prediction(prediction_id: str) -> ResponseReturnValue:
     """One logged prediction with its feedback."""
     row = runtime().store.get_prediction(prediction_id)
     if row is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
 
 from api.errors import RETRY_AFTER_SECONDS, error_response
 from api.openapi import json_response, ref
@@ -21,13 +22,13 @@ blueprint = Blueprint("system", __name__)
 
 
 @blueprint.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """Liveness only: the worker answers."""
     return jsonify(status="ok")
 
 
 @blueprint.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """Ready when every model is loaded and warmed and the database answers at its schema."""
     state = runtime()
     models = state.models.status()

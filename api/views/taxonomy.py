@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from api.auth import requires
 from api.openapi import error_responses, json_response, ref
@@ -18,7 +19,7 @@ blueprint = Blueprint("taxonomy", __name__)
 
 @blueprint.get("/v1/taxonomy")
 @requires("predict")
-def get_taxonomy():
+def get_taxonomy() -> ResponseReturnValue:
     """The taxonomy the service routes to."""
     return runtime().taxonomy.to_dict()
 
