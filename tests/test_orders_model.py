@@ -117,3 +117,16 @@ def test_every_feature_belongs_to_one_reason_factor():
 
     covered = [column for columns, _ in FACTORS.values() for column in columns]
     assert sorted(covered) == sorted(FEATURES)
+
+
+def test_demo_open_orders_are_open_and_known_only_up_to_their_time(tmp_path):
+    from triage.config import Settings
+    from triage.orders.default import demo_open_orders, write_demo_orders
+
+    orders, events, at = demo_open_orders(n_orders=600)
+    assert (orders["purchased_at"] <= at).all() and (events["time"] <= at).all()
+    still_open = orders["delivered_at"].isna() & ~orders["canceled"]
+    assert still_open.sum() > 20
+    assert (orders["purchased_at"] > at - pd.Timedelta(days=1)).sum() > 0  # a day of new orders
+    orders_path, events_path, _ = write_demo_orders(Settings.from_env({"data_dir": tmp_path}))
+    assert orders_path.is_file() and events_path.is_file()

@@ -123,7 +123,7 @@ def train_risk(
     as_json,
 ):
     """Train a delayed-order risk model on orders purchased before the held-out period."""
-    from triage.orders.io import read_order_tables
+    from triage.orders.files import read_order_tables
     from triage.orders.report import report_writer
     from triage.orders.training import (
         build_dataset,
@@ -211,7 +211,7 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     """Evaluate a risk model per decision point, and its suggestion policy."""
     import numpy as np
 
-    from triage.orders.io import read_order_tables
+    from triage.orders.files import read_order_tables
     from triage.orders.training import build_dataset, evaluate_risk
 
     loaded = resolve_model(model_ref, settings_from_context())
@@ -270,7 +270,7 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
 @handle_errors
 def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path, as_json):
     """Score open orders in batch and turn the risky ones into suggested cases."""
-    from triage.orders.io import read_order_tables, write_records
+    from triage.orders.files import read_order_tables, write_records
     from triage.orders.scoring import RiskScorer
     from triage.orders.suggestions import InMemorySuggestionStore, SuggestionPolicy
     from triage.tables import read_table, require_columns
@@ -284,7 +284,12 @@ def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path,
         require_columns(frame, ["order_id"], str(cases_path))
         cases = set(frame["order_id"].dropna().astype(str))
     with tqdm(desc="scoring", unit="order", file=sys.stderr, leave=False) as bar:
-        frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update)
+
+        def set_total(n: int) -> None:
+            bar.total = n
+            bar.refresh()
+
+        frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update, total=set_total)
     flagged = frame[frame["flagged"]] if len(frame) else frame
     scores = scorer.describe(flagged, orders, events)
     store = InMemorySuggestionStore()
@@ -339,7 +344,7 @@ def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path,
 @handle_errors
 def simulate(n_orders, seed, start, days, open_at, out_path, events_out):
     """Write simulated marketplace orders and tracking events."""
-    from triage.orders.io import write_order_tables
+    from triage.orders.files import write_order_tables
     from triage.orders.simulator import simulate_marketplace
     from triage.orders.snapshots import censor
 
@@ -380,7 +385,7 @@ def import_group() -> None:
 @handle_errors
 def import_olist(directory, out_path, events_out):
     """Map the Olist tables (orders.csv required, the others optional) onto the schema."""
-    from triage.orders.io import write_order_tables
+    from triage.orders.files import write_order_tables
     from triage.orders.olist import load_olist
 
     data = load_olist(directory)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from triage.config import Settings
 from triage.errors import ModelNotFoundError
-from triage.orders.io import write_order_tables
+from triage.orders.files import write_order_tables
 from triage.orders.report import report_writer
 from triage.orders.scoring import RISK_MODEL_NAME
 from triage.orders.simulator import simulate_marketplace

@@ -115,11 +115,13 @@ class RiskScorer:
         order_ids: Iterable[str] | None = None,
         batch_size: int = 50_000,
         progress: Callable[[int], None] | None = None,
+        total: Callable[[int], None] | None = None,
         features: OrderFeatures | None = None,
     ) -> pd.DataFrame:
         """order_id, risk, flagged and the feature values of every open order (no reasons).
 
-        `progress(n)` is called after each batch with the number of orders scored in it.
+        `total(n)` is called once with the number of open orders to score, `progress(n)` after
+        each batch with the number scored in it (a progress bar's total and update).
         """
         t = _as_of_seconds(as_of, orders, events)
         rows = self.open_rows(orders, events, t)
@@ -129,6 +131,8 @@ class RiskScorer:
             if len(unknown):
                 raise InputError(f"unknown order id(s): {', '.join(map(str, unknown[:5]))}")
             rows = rows[orders["order_id"].iloc[rows].isin(wanted).to_numpy()]
+        if total:
+            total(len(rows))
         features = features or OrderFeatures(orders, events)
         frames = []
         for start in range(0, len(rows), batch_size):
