@@ -60,3 +60,14 @@ def test_mask_replaces_entities_and_digits():
     out = mask_entities("订单112-4839201-7734512等了3天, ASIN B0C7K2M9QX")
     assert "ordernum" in out and "asincode" in out and "0天" in out
     assert not any(ch.isdigit() and ch != "0" for ch in out)
+
+
+@pytest.mark.timeout(30)  # a hang guard, not a benchmark: linear scans take well under a second
+@pytest.mark.parametrize(
+    "text",
+    ("a" * 65536, "1" * 65536, "$1," * 21000, "1-" * 32000, "a@" * 32000, "B0C7K2M9QX " * 6000),
+    ids=("letters", "digits", "money", "dashes", "ats", "asins"),
+)
+def test_long_hostile_texts_are_scanned_in_linear_time(text):
+    for entity in extract_entities(text):
+        assert text[entity.start : entity.end] == entity.text

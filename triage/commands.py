@@ -72,27 +72,42 @@ def models_rollback(name):
     click.echo(f"{name}: rolled back, champion is now {version}")
 
 
+class _LazyBar:
+    """A progress bar that appears only if training actually starts."""
+
+    def __init__(self, label: str, steps: int):
+        self.label, self.steps, self.bar = label, steps, None
+
+    def __call__(self, message: str) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=self.steps, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _ensure(kind: str, name: str, ensure, steps: int) -> None:
+    bar = _LazyBar(f"training the default {kind} model", steps)
+    try:
+        version, trained = ensure(settings_from_context(), progress=bar)
+    finally:
+        bar.close()
+    state = "trained and registered" if trained else "already registered"
+    click.echo(f"{kind} model: {state} {name}@{version}")
+
+
 @click.command()
 @handle_errors
 def bootstrap():
     """Train and register the default models when none are registered."""
     from triage.cases.default import ensure_default_case_model
-
-    settings = settings_from_context()
-    with click.progressbar(
-        length=8, label="training the default case model", file=sys.stderr
-    ) as bar:
-        version, trained = ensure_default_case_model(
-            settings, progress=lambda message: bar.update(1)
-        )
-    click.echo(
-        f"case model: {'trained and registered' if trained else 'already registered'} cases@{version}"
-    )
     from triage.orders.default import ensure_default_risk_model
 
-    with click.progressbar(length=5, label="training the default risk model", file=sys.stderr) as bar:
-        version, trained = ensure_default_risk_model(settings, progress=lambda message: bar.update(1))
-    click.echo(f"risk model: {'trained and registered' if trained else 'already registered'} risk@{version}")
+    _ensure("case", "cases", ensure_default_case_model, steps=8)
+    _ensure("risk", "risk", ensure_default_risk_model, steps=5)
 
 
 @click.group()
