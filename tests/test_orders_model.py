@@ -130,3 +130,20 @@ def test_demo_open_orders_are_open_and_known_only_up_to_their_time(tmp_path):
     assert (orders["purchased_at"] > at - pd.Timedelta(days=1)).sum() > 0  # a day of new orders
     orders_path, events_path, _ = write_demo_orders(Settings.from_env({"data_dir": tmp_path}))
     assert orders_path.is_file() and events_path.is_file()
+
+
+def test_long_overdue_orders_are_not_scored(trained, sim):
+    from triage.orders.scoring import MAX_OVERDUE_DAYS
+
+    model, _, _ = trained
+    lost = sim.orders["delivered_at"].isna() & ~sim.orders["canceled"]
+    assert lost.any()
+    last_promise = sim.orders.loc[lost, "promised_date"].max()
+    frame = RiskScorer(model).score_frame(
+        sim.orders, sim.events, as_of=last_promise + pd.Timedelta(days=MAX_OVERDUE_DAYS + 2)
+    )
+    assert frame.empty
+    at = last_promise + pd.Timedelta(days=3)
+    near = RiskScorer(model).score_frame(sim.orders, sim.events, as_of=at)
+    overdue = near[near["days_left"] <= 0]
+    assert len(overdue) >= 1 and (overdue["risk"] == 1.0).all()

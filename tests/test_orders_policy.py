@@ -123,3 +123,12 @@ def test_not_received_drafts_and_category_rule():
         draft_case(FACTS, "shipping_delay", "fr")
     with pytest.raises(InputError, match="no draft for category"):
         draft_case(FACTS, "payment_fee", "en")
+
+
+def test_drafts_do_not_print_unknown_as_a_name():
+    facts = {**FACTS, "carrier": "unknown", "last_location": "unknown"}
+    texts = drafts(facts, "shipping_delay")
+    assert "unknown" not in texts["en"] and "unknown" not in texts["zh"]
+    assert (
+        "a carrier not named in the order data" in texts["en"] and "订单数据未注明" in texts["zh"]
+    )

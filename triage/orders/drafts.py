@@ -54,10 +54,12 @@ def draft_case(facts: Mapping[str, Any], category: str, language: str) -> str:
     if category not in ("shipping_delay", "not_received"):
         raise InputError(f"no draft for category {category!r}")
     order = facts["order_id"]
-    carrier = facts.get("carrier") or "unknown"
+    carrier = facts.get("carrier") if facts.get("carrier") not in (None, "", "unknown") else None
     event = facts.get("last_event") or "none"
     event_en, event_zh = EVENT_NAMES.get(event, (event, event))
-    where = facts.get("last_location") or ""
+    where = (
+        facts.get("last_location") if facts.get("last_location") not in (None, "unknown") else ""
+    )
     when = _time(facts.get("last_event_time")) if event != "none" else "-"
     purchased, promised = _date(facts.get("purchased_at")), _date(facts.get("promised_date"))
     days_left = float(facts.get("days_left", 0.0))
@@ -68,7 +70,8 @@ def draft_case(facts: Mapping[str, Any], category: str, language: str) -> str:
             + (f" at {where}" if where else "")
         )
         text = (
-            f"Order {order}, purchased on {purchased} and shipped with {carrier}, was promised for "
+            f"Order {order}, purchased on {purchased} and shipped with "
+            f"{carrier or 'a carrier not named in the order data'}, was promised for "
             f"delivery by {promised}; {last}. "
         )
         if category == "not_received":
@@ -87,7 +90,7 @@ def draft_case(facts: Mapping[str, Any], category: str, language: str) -> str:
     last = f"最后一条物流记录为「{event_zh}」" + (
         f"（{when}" + (f"，{where}" if where else "") + "）" if when != "-" else ""
     )
-    text = f"订单 {order} 于 {purchased} 下单，承运商为 {carrier}，承诺 {promised} 前送达；{last}。"
+    text = f"订单 {order} 于 {purchased} 下单，承运商为 {carrier or '（订单数据未注明）'}，承诺 {promised} 前送达；{last}。"
     if category == "not_received":
         text += (
             f"承诺送达日已过 {abs(days_left):.0f} 天，买家仍未收到包裹。请联系承运商查件，如已丢失请补发或退款。"

@@ -21,13 +21,14 @@ import pandas as pd
 from triage.errors import InputError, ModelError
 from triage.orders.features import OrderFeatures
 from triage.orders.reasons import Reason, explain
-from triage.orders.snapshots import delivery_times, seconds
+from triage.orders.snapshots import DAY, delivery_times, promise_end, seconds
 from triage.registry import LoadedModel, Registry
 
 __all__ = ["RISK_MODEL_NAME", "RiskScore", "RiskScorer", "suggested_category"]
 
 RISK_MODEL_NAME = "risk"
-SILENT_DAYS = 7.0  # handed over and no tracking event for this long: probably lost
+SILENT_DAYS = 7.0
+MAX_OVERDUE_DAYS = 30  # open orders further past their promise are not scored  # handed over and no tracking event for this long: probably lost
 
 
 @dataclass
@@ -100,10 +101,12 @@ class RiskScorer:
         return cls.from_loaded(registry.load(name, version))
 
     def open_rows(self, orders: pd.DataFrame, events: pd.DataFrame, t: int) -> np.ndarray:
-        """Positions of orders purchased by `t`, not delivered by `t` and not canceled."""
+        """Positions of orders purchased by `t`, not delivered by `t`, not canceled, and not
+        more than `MAX_OVERDUE_DAYS` past their promise (long-lost orders are past proactive help)."""
         delivered = delivery_times(orders, events)
         purchase = seconds(orders["purchased_at"])
-        open_ = (purchase <= t) & (delivered > t) & ~orders["canceled"].to_numpy(bool)
+        recent = promise_end(orders) + MAX_OVERDUE_DAYS * DAY > t
+        open_ = (purchase <= t) & (delivered > t) & recent & ~orders["canceled"].to_numpy(bool)
         return np.flatnonzero(open_)
 
     def score_frame(
