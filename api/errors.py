@@ -2,8 +2,10 @@
 
 ApiError(status, code, message, details)     raised by views and helpers in api/
 triage.errors.InputError                     422 invalid_input
+triage.errors.NotFoundError                  404 not_found (a record: suggestion, order...)
 triage.errors.StoreError                     503 database_unavailable (with Retry-After)
-triage.errors.ModelError                     503 model_unavailable
+triage.errors.ModelError                     503 model_unavailable (ModelNotFoundError too:
+                                             views that take a model name map it to 404)
 werkzeug HTTPException (404, 405, 413...)    the same status with a JSON body
 anything else                                500 internal_error, logged, no traceback sent
 """
@@ -17,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from triage.errors import ConfigError, InputError, ModelError, StoreError
+from triage.errors import ConfigError, InputError, ModelError, NotFoundError, StoreError
 
 __all__ = ["ApiError", "error_response", "init_app"]
 
@@ -99,6 +101,10 @@ def _input_error(error: InputError) -> Response:
     return error_response(422, "invalid_input", str(error))
 
 
+def _not_found(error: NotFoundError) -> Response:
+    return error_response(404, "not_found", str(error))
+
+
 def _store_error(error: StoreError) -> Response:
     log.warning("database error: %s", error)
     return error_response(
@@ -129,6 +135,7 @@ def init_app(app: Flask) -> None:
     """Register the handlers that turn every error into the JSON error format."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(InputError, _input_error)
+    app.register_error_handler(NotFoundError, _not_found)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(ModelError, _model_error)
     app.register_error_handler(ConfigError, _internal_error)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from triage.errors import InputError, ModelNotFoundError
+from triage.errors import InputError, NotFoundError
 from triage.orders.drafts import draft_case, drafts
 from triage.orders.scoring import RiskScore, suggested_category
 from triage.orders.suggestions import (
@@ -88,7 +88,7 @@ def test_cooldown_after_dismissal_and_no_repeat_after_acceptance(store):
 
 def test_decisions_on_unknown_or_closed_suggestions_are_errors(store):
     policy = SuggestionPolicy(threshold=0.5)
-    with pytest.raises(ModelNotFoundError, match="no suggestion"):
+    with pytest.raises(NotFoundError, match="no suggestion"):
         policy.dismiss(store, "sug_missing")
     made = policy.suggest([score()], store, now=NOW)[0]
     policy.dismiss(store, made.suggestion_id)

@@ -3,11 +3,13 @@
     TriageError                      base of everything raised on purpose
     ├── InputError (ValueError)      bad user input: files, columns, texts, request fields
     │   └── DataFileError            a data file that is missing, unreadable or of the wrong shape
+    ├── NotFoundError (LookupError)  no such record: a suggestion, an order, a prediction
     ├── ConfigError                  invalid settings or taxonomy
     ├── ModelError                   a model that cannot be trained, found or loaded
     │   ├── NotFittedError           predict before fit (also a ValueError and AttributeError,
     │   │                            like scikit-learn's)
-    │   ├── ModelNotFoundError       no such model name or version in the registry
+    │   ├── ModelNotFoundError       no such model name or version in the registry (also a
+    │   │                            NotFoundError)
     │   └── IntegrityError           checksum mismatch or incompatible library versions
     └── StoreError                   the database is unavailable or refused a write
 
@@ -25,6 +27,7 @@ __all__ = [
     "ModelError",
     "ModelNotFoundError",
     "NotFittedError",
+    "NotFoundError",
     "StoreError",
     "TriageError",
 ]
@@ -42,6 +45,10 @@ class DataFileError(InputError):
     """A data file is missing, unreadable, of an unknown format or lacks a column."""
 
 
+class NotFoundError(TriageError, LookupError):
+    """The record asked for does not exist."""
+
+
 class ConfigError(TriageError):
     """Settings or the taxonomy are invalid."""
 
@@ -54,7 +61,7 @@ class NotFittedError(ModelError, ValueError, AttributeError):
     """An estimator was used before `fit`."""
 
 
-class ModelNotFoundError(ModelError, LookupError):
+class ModelNotFoundError(ModelError, NotFoundError):
     """No model of that name or version is registered."""
 
 

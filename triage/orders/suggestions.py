@@ -32,7 +32,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from triage.errors import InputError, ModelNotFoundError
+from triage.errors import InputError, NotFoundError
 from triage.orders.drafts import drafts
 from triage.orders.scoring import RiskScore
 
@@ -130,7 +130,7 @@ class InMemorySuggestionStore:
     def update(self, suggestion: Suggestion) -> None:
         with self._lock:
             if suggestion.suggestion_id not in self._items:
-                raise ModelNotFoundError(f"no suggestion {suggestion.suggestion_id}")
+                raise NotFoundError(f"no suggestion {suggestion.suggestion_id}")
             self._items[suggestion.suggestion_id] = suggestion
 
 
@@ -205,7 +205,7 @@ class SuggestionPolicy:
     ) -> Suggestion:
         current = store.get(suggestion_id)
         if current is None:
-            raise ModelNotFoundError(f"no suggestion {suggestion_id}")
+            raise NotFoundError(f"no suggestion {suggestion_id}")
         if current.status != "open":
             raise InputError(f"suggestion {suggestion_id} is already {current.status}")
         changed = replace(current, status=status, decided_at=now or _now(), case_id=case_id)
