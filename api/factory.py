@@ -9,7 +9,9 @@ keys are `triage.config.Settings` fields (``models_dir``, ``data_dir``, ``databa
 
 Each worker calls this once: the database is opened (and migrated when behind), the taxonomy
 read, the resources of `RESOURCES` registered with their part of the OpenAPI document, and
-finally the models loaded and warmed.
+finally the models loaded and warmed. A watcher thread then reloads a model whenever its
+champion changes in the registry (hot reload, `api.serving.ModelSet.watch`), checking every
+``model_reload_seconds`` (0 turns it off).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ RESOURCES: tuple[str, ...] = (
     "api.views.predictions",
     "api.views.taxonomy",
     "api.views.models",
+    "api.views.monitoring",
     "api.views.docs",
 )
 
@@ -74,4 +77,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             module.setup(state)
     if load_models:
         state.models.load()
+        if settings.model_reload_seconds > 0:  # pick up promotions and rollbacks (hot reload)
+            state.models.watch(settings.model_reload_seconds)
     return app

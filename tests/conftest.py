@@ -126,3 +126,50 @@ def api_keys(app):
 def auth(api_keys):
     """Headers for a role: auth("analyst")."""
     return lambda role="predict": {"Authorization": f"Bearer {api_keys[role]}"}
+
+
+# --- model lifecycle (registry faults, admin endpoints, hot reload) ----------------------------
+@pytest.fixture(scope="session")
+def relabeled_model(small_cases):
+    """A tiny model that never answers not_received (those rows relabeled shipping_delay), so
+    that an answer tells which of two versions gave it."""
+    from triage.cases.model import CaseClassifier
+
+    labels = small_cases["category"].replace({"not_received": "shipping_delay"})
+    return CaseClassifier(cv=3).fit(small_cases["text"].tolist(), labels.tolist())
+
+
+@pytest.fixture(scope="session")
+def two_versions_dir(tmp_path_factory, tiny_model, relabeled_model, small_cases):
+    """A models folder where "cases" has v1 (`tiny_model`) then v2 (`relabeled_model`, the
+    champion), each with full metadata (drift reference profile included). Copy before changing
+    it: the `two_versions` fixture does."""
+    from triage.cases.training import model_metadata
+    from triage.registry import Registry, save_model_dir
+
+    root = tmp_path_factory.mktemp("two-versions")
+    texts = small_cases["text"].tolist()
+    relabeled = small_cases["category"].replace({"not_received": "shipping_delay"}).tolist()
+    metrics = {"held_out": {"accuracy": 0.5, "macro_f1": 0.5}}
+    for version, model, labels in (
+        ("v1", tiny_model, small_cases["category"].tolist()),
+        ("v2", relabeled_model, relabeled),
+    ):
+        meta = model_metadata(model, texts, labels, metrics=metrics, source="test", seed=0)
+        save_model_dir(
+            root / "cases" / version, model, {**meta, "name": "cases", "version": version}
+        )
+    registry = Registry(root)
+    registry.promote("cases", "v1")
+    registry.promote("cases", "v2")
+    return root
+
+
+@pytest.fixture
+def two_versions(tmp_path, two_versions_dir) -> Path:
+    """A private copy of `two_versions_dir` for one test (v2 champion, v1 before it)."""
+    import shutil
+
+    target = tmp_path / "models"
+    shutil.copytree(two_versions_dir, target, ignore=shutil.ignore_patterns(".lock"))
+    return target

@@ -55,6 +55,8 @@ class Settings:
     rate_limit_per_minute: int = 600
     require_api_keys: bool = True
     log_without_db: bool = False
+    #: how often each service worker checks the registry for a new champion (0: never)
+    model_reload_seconds: float = 2.0
 
     @property
     def effective_database_url(self) -> str:

@@ -316,6 +316,18 @@ class Registry:
     def champion(self, name: str) -> str | None:
         return self.state(name)["champion"]
 
+    def stamp(self, name: str) -> tuple[int, int, int] | None:
+        """A cheap fingerprint of `name`'s registry.json (one ``stat``), None when there is none.
+
+        Every promotion, rollback or rejection replaces the file (a new inode and mtime), so a
+        server can poll this to notice a change of champion without reading the state.
+        """
+        try:
+            info = (self._name_dir(name) / STATE).stat()
+        except FileNotFoundError:
+            return None
+        return info.st_ino, info.st_mtime_ns, info.st_size
+
     def path(self, name: str, version: str) -> Path:
         if "/" in version or version.startswith(".") or not version:
             raise InputError(f"invalid version {version!r}")
@@ -365,8 +377,11 @@ class Registry:
             state["rejected"][version] = reason
             _write_json_atomic(folder / STATE, state)
 
-    def rollback(self, name: str) -> str:
-        """Make the champion before the current one the champion again; returns it."""
+    def rollback(self, name: str, note: str = "") -> str:
+        """Make the champion before the current one the champion again; returns it.
+
+        `note` (who or what asked for it, say) is appended to the history entry.
+        """
         with self._locked(name) as folder:
             state = self.state(name)
             current = state["champion"]
@@ -384,7 +399,7 @@ class Registry:
             state["history"].append(
                 {
                     "version": previous,
-                    "action": f"rollback from {current}",
+                    "action": f"rollback from {current}" + (f" ({note})" if note else ""),
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }
             )

@@ -62,10 +62,18 @@ def openapi(settings: Settings) -> dict[str, Any]:
             "status": {"const": "ready"},
             "models": {
                 "type": "object",
-                "description": "Per model name, the version this worker serves.",
+                "description": "Per model name, the version this worker serves. While a "
+                "newer champion fails to load (checksum mismatch, incompatible library "
+                "versions), the last good version stays in service and `champion` and "
+                "`reload_error` say which version failed and why.",
                 "additionalProperties": {
                     "type": "object",
-                    "properties": {"version": {"type": "string"}},
+                    "required": ["version"],
+                    "properties": {
+                        "version": {"type": "string"},
+                        "champion": {"type": ["string", "null"]},
+                        "reload_error": {"type": "string"},
+                    },
                 },
             },
             "database": {"const": "ok"},
