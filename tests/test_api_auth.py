@@ -24,7 +24,16 @@ ROUTES = (
     ("POST", "/v1/feedback", "analyst"),
     ("GET", "/v1/predictions", "analyst"),
     ("GET", "/v1/predictions/{prediction_id}", "analyst"),
+    ("POST", "/v1/models/{name}/promote", "admin"),
+    ("POST", "/v1/models/{name}/rollback", "admin"),
+    ("GET", "/v1/monitoring", "analyst"),
 )
+
+
+@pytest.fixture
+def app(make_app, two_versions):
+    """The API over a private registry (v2 champion after v1), so that admin calls may change it."""
+    return make_app(models_dir=two_versions)
 
 
 @pytest.fixture
@@ -49,13 +58,16 @@ def prediction_id(app):
 
 
 def _request(client, method, path, headers, prediction_id):
-    path = path.replace("{prediction_id}", prediction_id)
+    path = path.replace("{prediction_id}", prediction_id).replace("{name}", "cases")
     bodies = {
         "/v1/cases/categorize": {"text": "my parcel never arrived"},
         "/v1/feedback": {"prediction_id": prediction_id, "category": "not_received"},
+        "/v1/models/cases/promote": {"version": "v1"},
     }
-    if method == "POST":
+    if method == "POST" and path in bodies:
         return client.post(path, json=bodies[path], headers=headers)
+    if method == "POST":
+        return client.post(path, headers=headers)
     return client.get(path, headers=headers)
 
 

@@ -1,32 +1,72 @@
-"""``GET /v1/models``: the active (champion) version of each model, its metrics, and what this
-worker serves."""
+"""The model registry over HTTP: ``GET /v1/models`` (every model with its versions and their
+status, and what this worker serves), and for admins ``POST /v1/models/{name}/promote`` and
+``POST /v1/models/{name}/rollback``.
+
+A promotion or rollback changes the registry's champion; every worker of every server sharing
+the models folder then loads it within `Settings.model_reload_seconds` (api.serving), without
+a restart and without failing a request in flight.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
-from api.auth import requires
-from api.openapi import error_responses, json_response, ref
+from api.auth import current_caller, requires
+from api.errors import RETRY_AFTER_SECONDS, ApiError
+from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import runtime
+from api.validation import parse_json_body
 from triage.config import Settings
+from triage.errors import IntegrityError, ModelError, ModelNotFoundError
+from triage.registry import Registry
 
 __all__ = ["blueprint", "openapi"]
 
 blueprint = Blueprint("models", __name__)
 
+VERSION_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
-def _summary(registry: Any, name: str, served: dict[str, Any]) -> dict[str, Any]:
+
+def _headline(metrics: dict[str, Any]) -> dict[str, float]:
+    """The scalar figures of a version: its held-out metrics when it has them."""
+    source = metrics.get("held_out", metrics) if isinstance(metrics, dict) else {}
+    return {
+        k: v for k, v in source.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+
+
+def _version_entry(meta: dict[str, Any], promoted: dict[str, str]) -> dict[str, Any]:
+    entry = {
+        "version": meta["version"],
+        "status": meta["status"],
+        "kind": meta.get("kind"),
+        "created_at": meta.get("created_at"),
+        "last_promoted_at": promoted.get(meta["version"]),
+        "headline": _headline(meta.get("metrics", {})),
+    }
+    if meta.get("rejected_reason"):
+        entry["rejected_reason"] = meta["rejected_reason"]
+    return entry
+
+
+def _summary(registry: Registry, name: str, served: dict[str, Any]) -> dict[str, Any]:
     versions = registry.versions(name)
+    promoted = {e["version"]: e["at"] for e in registry.state(name)["history"]}
     champion = next((m for m in versions if m["status"] == "champion"), None)
+    serving = served.get(name, {})
     entry: dict[str, Any] = {
         "name": name,
         "version": None,
-        "serving_version": served.get(name, {}).get("version"),
+        "serving_version": serving.get("version"),
         "versions": len(versions),
+        "registered": [_version_entry(m, promoted) for m in versions],
     }
+    if serving.get("reload_error"):
+        entry["reload_error"] = serving["reload_error"]
     if champion is not None:
         entry.update(
             version=champion["version"],
@@ -38,34 +78,160 @@ def _summary(registry: Any, name: str, served: dict[str, Any]) -> dict[str, Any]
     return entry
 
 
+def _registry_unavailable(exc: OSError) -> ApiError:
+    return ApiError(
+        503,
+        "registry_unavailable",
+        f"the model registry cannot be read or written ({exc.strerror or exc})",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 @blueprint.get("/v1/models")
 @requires("predict")
 def list_models() -> ResponseReturnValue:
-    """Every registered model: champion version with its metrics, and the version served here."""
+    """Every registered model: its versions with their status, the champion's metrics, and the
+    version this worker serves."""
     state = runtime()
     registry = state.models.registry
     served = state.models.status()
-    names = sorted(set(registry.names()) | set(served))
-    return {"models": [_summary(registry, name, served) for name in names]}
+    try:
+        names = sorted(set(registry.names()) | set(served))
+        return {"models": [_summary(registry, name, served) for name in names]}
+    except OSError as exc:
+        raise _registry_unavailable(exc) from None
+
+
+def _known(registry: Registry, name: str) -> None:
+    if name not in registry.names():
+        raise ApiError(
+            404, "model_not_found", f"no model {name!r} in the registry"[:200], {"model": name}
+        )
+
+
+def _who() -> str:
+    key_id = current_caller().key_id
+    return f"over HTTP by key {key_id}" if key_id else "over HTTP"
+
+
+def _change(registry: Registry, name: str, previous: str | None, action: str) -> dict[str, Any]:
+    state = runtime()
+    state.models.wake()  # this worker checks at once; the others within the interval
+    last = registry.state(name)["history"][-1]
+    return {
+        "name": name,
+        "action": action,
+        "champion": last["version"],
+        "previous": previous,
+        "at": last.get("at") or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reload_seconds": state.settings.model_reload_seconds,
+    }
+
+
+@blueprint.post("/v1/models/<name>/promote")
+@requires("admin")
+def promote_model(name: str) -> ResponseReturnValue:
+    """Make a registered version the champion; every worker serves it within seconds."""
+    state = runtime()
+    registry = state.models.registry
+    body = parse_json_body("PromoteInput", state.settings.max_body_bytes)
+    version = body["version"]
+    try:
+        _known(registry, name)
+        previous = registry.champion(name)
+        registry.promote(name, version, reason=f"promoted {_who()}")
+        return _change(registry, name, previous, "promote")
+    except ModelNotFoundError:
+        raise ApiError(
+            404,
+            "version_not_found",
+            f"model {name!r} has no version {version!r}"[:200],
+            {"model": name, "field": "version"},
+        ) from None
+    except IntegrityError as exc:
+        raise ApiError(
+            409,
+            "model_integrity",
+            f"{name}@{version} cannot be served, so it is not promoted: {exc}",
+            {"model": name, "version": version},
+        ) from None
+    except OSError as exc:
+        raise _registry_unavailable(exc) from None
+
+
+@blueprint.post("/v1/models/<name>/rollback")
+@requires("admin")
+def rollback_model(name: str) -> ResponseReturnValue:
+    """Make the previous champion the champion again."""
+    registry = runtime().models.registry
+    try:
+        _known(registry, name)
+        previous = registry.champion(name)
+        registry.rollback(name, note=_who())
+        return _change(registry, name, previous, "rollback")
+    except IntegrityError as exc:
+        raise ApiError(
+            409,
+            "model_integrity",
+            f"the previous champion of {name!r} cannot be served: {exc}",
+            {"model": name},
+        ) from None
+    except ModelNotFoundError as exc:  # no champion at all
+        raise ApiError(409, "no_champion", str(exc), {"model": name}) from None
+    except ModelError as exc:  # no earlier champion
+        raise ApiError(409, "no_earlier_champion", str(exc), {"model": name}) from None
+    except OSError as exc:
+        raise _registry_unavailable(exc) from None
 
 
 def openapi(settings: Settings) -> dict[str, Any]:
+    nullable = {"type": ["string", "null"]}
+    version = {
+        "type": "object",
+        "required": ["version", "status", "kind", "created_at", "last_promoted_at", "headline"],
+        "properties": {
+            "version": {"type": "string"},
+            "status": {
+                "enum": ["champion", "available", "rejected"],
+                "description": "champion: the version served; rejected: kept but refused by "
+                "the promotion gate (see rejected_reason); available: anything else.",
+            },
+            "kind": nullable,
+            "created_at": nullable,
+            "last_promoted_at": {
+                **nullable,
+                "description": "When it last became champion (promotion or rollback).",
+            },
+            "headline": {
+                "type": "object",
+                "additionalProperties": {"type": "number"},
+                "description": "Scalar held-out figures recorded at training.",
+            },
+            "rejected_reason": {"type": "string"},
+        },
+    }
     model = {
         "type": "object",
-        "required": ["name", "version", "serving_version", "versions"],
+        "required": ["name", "version", "serving_version", "versions", "registered"],
         "properties": {
             "name": {"type": "string"},
             "version": {
-                "type": ["string", "null"],
+                **nullable,
                 "description": "The champion (active) version; null when none is promoted.",
             },
-            "serving_version": {
-                "type": ["string", "null"],
-                "description": "The version this worker serves.",
+            "serving_version": {**nullable, "description": "The version this worker serves."},
+            "reload_error": {
+                "type": "string",
+                "description": "Why this worker still serves an older version than the champion.",
             },
             "versions": {"type": "integer", "description": "Registered versions."},
-            "kind": {"type": ["string", "null"]},
-            "created_at": {"type": ["string", "null"]},
+            "registered": {
+                "type": "array",
+                "items": ref("ModelVersion"),
+                "description": "Every registered version, oldest first.",
+            },
+            "kind": nullable,
+            "created_at": nullable,
             "classes": {"type": "array", "items": {"type": "string"}},
             "metrics": {
                 "type": "object",
@@ -73,13 +239,41 @@ def openapi(settings: Settings) -> dict[str, Any]:
             },
         },
     }
+    change = {
+        "type": "object",
+        "required": ["name", "action", "champion", "previous", "at", "reload_seconds"],
+        "properties": {
+            "name": {"type": "string"},
+            "action": {"enum": ["promote", "rollback"]},
+            "champion": {"type": "string", "description": "The champion now."},
+            "previous": {**nullable, "description": "The champion before."},
+            "at": {"type": "string", "format": "date-time"},
+            "reload_seconds": {
+                "type": "number",
+                "description": "Workers check for a new champion this often (0: never; "
+                "restart them).",
+            },
+        },
+    }
+    name_parameter = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "A model name of GET /v1/models (cases, ...).",
+    }
+    admin = {"x-required-role": "admin", "security": [{"bearer": []}, {"apiKey": []}]}
+
+    def conflict(text: str) -> dict[str, Any]:
+        return {"409": json_response(ref("Error"), text)}
+
     return {
         "paths": {
             "/v1/models": {
                 "get": {
                     "operationId": "listModels",
                     "tags": ["models"],
-                    "summary": "Active model versions with their metrics.",
+                    "summary": "Registered models, their versions and status, and what is served.",
                     "x-required-role": "predict",
                     "security": [{"bearer": []}, {"apiKey": []}],
                     "responses": {
@@ -96,7 +290,65 @@ def openapi(settings: Settings) -> dict[str, Any]:
                         **error_responses(401, 403, 429, 503),
                     },
                 }
+            },
+            "/v1/models/{name}/promote": {
+                "post": {
+                    "operationId": "promoteModel",
+                    "tags": ["models"],
+                    "summary": "Make a version the champion (every worker reloads within seconds).",
+                    **admin,
+                    "parameters": [name_parameter],
+                    "requestBody": json_body(
+                        ref("PromoteInput"), example={"version": "20261126T044010Z-461eea"}
+                    ),
+                    "responses": {
+                        "200": json_response(ref("ModelChange"), "Promoted."),
+                        **error_responses(400, 401, 403, 404, 413, 415, 422, 429, 503),
+                        **conflict(
+                            "The version fails its integrity check (checksum or library "
+                            "versions) and is not promoted (`model_integrity`)."
+                        ),
+                    },
+                }
+            },
+            "/v1/models/{name}/rollback": {
+                "post": {
+                    "operationId": "rollbackModel",
+                    "tags": ["models"],
+                    "summary": "Make the previous champion the champion again.",
+                    **admin,
+                    "parameters": [name_parameter],
+                    "responses": {
+                        "200": json_response(ref("ModelChange"), "Rolled back."),
+                        **error_responses(401, 403, 404, 429, 503),
+                        **conflict(
+                            "Nothing to roll back to (`no_champion`, `no_earlier_champion`) or "
+                            "the previous champion fails its integrity check (`model_integrity`)."
+                        ),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "ModelSummary": model,
+                "ModelVersion": version,
+                "ModelChange": change,
+                "PromoteInput": {
+                    "type": "object",
+                    "required": ["version"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "version": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 100,
+                            "pattern": VERSION_PATTERN,
+                            **NO_NUL,
+                            "description": "A version of GET /v1/models (`registered[].version`).",
+                        }
+                    },
+                },
             }
         },
-        "components": {"schemas": {"ModelSummary": model}},
     }
