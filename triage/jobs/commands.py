@@ -1,14 +1,17 @@
-"""``triage retrain cases`` and ``triage monitor cases``."""
+"""``triage retrain cases|risk`` and ``triage monitor cases``."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 import pandas as pd
 
 from triage.console import echo_json, handle_errors, settings_from_context
+from triage.jobs.gate import RiskGatePolicy
 from triage.tables import read_table, require_columns
 
 __all__ = ["register"]
@@ -22,6 +25,42 @@ def _labelled(path: Path | None, text_col: str, label_col: str) -> pd.DataFrame 
     return frame.rename(columns={text_col: "text", label_col: "category"})[
         ["text", "category"]
     ].astype(str)
+
+
+def _run_job(
+    job: str, steps: int, run: Callable[[Callable[[str], None]], Any], as_json: bool
+) -> NoReturn:
+    """Run a retraining job under a progress bar, print its summary and exit with its status.
+
+    A `TriageError` propagates (one ``error:`` line, exit 2, by `handle_errors`); any other
+    failure is reported on one line with exit status 1, which a scheduler reads as "failed".
+    """
+    from tqdm import tqdm
+
+    from triage.errors import TriageError
+    from triage.jobs.outcome import EXIT_FAILED
+
+    # no bar when stderr is not a terminal (cron, systemd): logs keep the summary lines only
+    bar = tqdm(
+        total=steps, desc=f"retrain {job}", unit="step", leave=False, file=sys.stderr, disable=None
+    )
+    try:
+        result = run(lambda message: bar.update(1))
+    except TriageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a scheduler needs "failed" as an exit status
+        bar.close()
+        message = " ".join(str(exc).split())  # one line, whatever the exception holds
+        click.echo(f"retrain {job}: failed: {type(exc).__name__}: {message}", err=True)
+        sys.exit(EXIT_FAILED)
+    finally:
+        bar.close()
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        click.echo(result.summary())
+        click.echo(f"report: {result.report_dir / 'report.md'}")
+    sys.exit(result.exit_code)
 
 
 @click.group()
@@ -73,10 +112,8 @@ def retrain_cases_command(
 
     Exit status: 0 promoted (or would be, with --dry-run), 3 rejected, 1 failed, 2 bad input.
     """
-    from tqdm import tqdm
-
     from triage.jobs.gate import GatePolicy
-    from triage.jobs.retrain import EXIT_FAILED, retrain_cases
+    from triage.jobs.retrain import retrain_cases
     from triage.store import Store
 
     settings = settings_from_context()
@@ -91,9 +128,10 @@ def retrain_cases_command(
     finally:
         store.dispose()
     policy = GatePolicy(macro_f1_tolerance, recall_tolerance, language_tolerance, ece_tolerance)
-    bar = tqdm(total=8, desc="training the challenger", unit="step", leave=False, file=sys.stderr)
-    try:
-        result = retrain_cases(
+    _run_job(
+        "cases",
+        8,
+        lambda progress: retrain_cases(
             settings,
             corrections,
             history=history,
@@ -101,23 +139,129 @@ def retrain_cases_command(
             policy=policy,
             dry_run=dry_run,
             seed=seed,
-            progress=lambda message: bar.update(1),
-        )
-    except Exception as exc:  # noqa: BLE001 - a scheduler needs "failed" as an exit status
-        from triage.errors import TriageError
+            progress=progress,
+        ),
+        as_json,
+    )
 
-        bar.close()
-        if isinstance(exc, TriageError):
-            raise
-        click.echo(f"retrain cases: failed: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    bar.close()
-    if as_json:
-        echo_json(result.to_dict())
+
+@retrain.command("risk")
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Orders file (CSV, JSONL or Parquet). Default: simulated orders like the default risk model's.",
+)
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Tracking events file (with --data).",
+)
+@click.option(
+    "--holdout-from",
+    default=None,
+    help="Orders purchased from this date (ISO 8601) form the holdout.",
+)
+@click.option(
+    "--holdout-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="The last N days of purchases form the holdout. Default: the latest 20 % of orders.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Train and evaluate, show the decision, register nothing."
+)
+@click.option(
+    "--roc-auc-tolerance",
+    default=RiskGatePolicy.roc_auc_tolerance,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Largest ROC AUC drop allowed at any decision point.",
+)
+@click.option(
+    "--brier-tolerance",
+    default=RiskGatePolicy.brier_tolerance,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Largest Brier score rise allowed at any decision point.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["hgb", "logistic"]),
+    default="hgb",
+    show_default=True,
+    help="Gradient boosting, or the logistic baseline.",
+)
+@click.option(
+    "--target-precision",
+    default=0.6,
+    show_default=True,
+    type=click.FloatRange(0.05, 1.0),
+    help="Order-level precision the suggestion threshold aims at.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@handle_errors
+def retrain_risk_command(
+    data_path,
+    events_path,
+    holdout_from,
+    holdout_days,
+    dry_run,
+    roc_auc_tolerance,
+    brier_tolerance,
+    kind,
+    target_precision,
+    seed,
+    as_json,
+):
+    """Train a challenger delay-risk model before a holdout in time; promote it if it passes the
+    gate against the champion on that holdout.
+
+    Exit status: 0 promoted (or would be, with --dry-run), 3 rejected, 1 failed, 2 bad input.
+    """
+    from triage.errors import InputError
+    from triage.jobs.retrain_risk import default_training_data, retrain_risk
+
+    if holdout_from is not None and holdout_days is not None:
+        raise InputError("give --holdout-from or --holdout-days, not both")
+    if events_path is not None and data_path is None:
+        raise InputError("--events needs --data (the orders the events belong to)")
+    settings = settings_from_context()
+    params = None
+    if data_path is None:
+        from triage.orders.default import DEFAULT_PARAMS
+
+        orders, events, source = default_training_data(seed)
+        click.echo(f"note: no --data given; training on {source}", err=True)
+        params = dict(DEFAULT_PARAMS) if kind == "hgb" else None
     else:
-        click.echo(result.summary())
-        click.echo(f"report: {result.report_dir / 'report.md'}")
-    sys.exit(result.exit_code)
+        from triage.orders.files import read_order_tables
+
+        orders, events = read_order_tables(data_path, events_path)
+        source = str(data_path) + (f" with events {events_path}" if events_path else "")
+
+    def run(progress: Callable[[str], None]):
+        return retrain_risk(
+            settings,
+            orders,
+            events,
+            source=source,
+            holdout_from=holdout_from,
+            holdout_days=holdout_days,
+            policy=RiskGatePolicy(roc_auc_tolerance, brier_tolerance),
+            dry_run=dry_run,
+            kind=kind,
+            params=params,
+            target_precision=target_precision,
+            seed=seed,
+            progress=progress,
+        )
+
+    _run_job("risk", 5, run, as_json)
 
 
 @click.group()

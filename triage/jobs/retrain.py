@@ -6,8 +6,6 @@ Exit status for schedulers: 0 promoted, 3 rejected (kept as a rejected version),
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +20,22 @@ from triage.corpus import load_corpus
 from triage.errors import ModelNotFoundError
 from triage.evaluation import plot_confusion_matrix, plot_reliability
 from triage.jobs.gate import GateDecision, GatePolicy, compare
+from triage.jobs.outcome import (
+    EXIT_FAILED,
+    EXIT_PROMOTED,
+    EXIT_REJECTED,
+    dry_run_status,
+    exit_code,
+    gate_lines,
+    report_folder,
+    settle,
+    write_result,
+)
 from triage.jobs.training_set import MergeReport, build_training_set
 from triage.registry import Registry
 from triage.taxonomy import load_taxonomy
 
 __all__ = ["EXIT_FAILED", "EXIT_PROMOTED", "EXIT_REJECTED", "RetrainResult", "retrain_cases"]
-
-EXIT_PROMOTED, EXIT_FAILED, EXIT_REJECTED = 0, 1, 3
 
 
 @dataclass
@@ -46,7 +53,7 @@ class RetrainResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PROMOTED if self.status in ("promoted", "dry-run-promote") else EXIT_REJECTED
+        return exit_code(self.status)
 
     def summary(self) -> str:
         """One line for logs and schedulers."""
@@ -134,14 +141,8 @@ def _write_report(result: RetrainResult, eval_labels: np.ndarray, probas: dict) 
         "",
         "## Gate",
         "",
-        "| check | champion | challenger | tolerance | passed |",
-        "|---|---|---|---|---|",
+        *gate_lines(result.decision),
     ]
-    for check in result.decision.checks:
-        lines.append(
-            f"| {check.name} | {check.champion} | {check.challenger} | {check.tolerance} | "
-            f"{'yes' if check.passed else '**no**'} |"
-        )
     merge = result.merge
     lines += [
         "",
@@ -168,9 +169,7 @@ def _write_report(result: RetrainResult, eval_labels: np.ndarray, probas: dict) 
                 "",
             ]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
-    (folder / "result.json").write_text(
-        json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-    )
+    write_result(folder, result.to_dict())
 
 
 def retrain_cases(
@@ -227,11 +226,10 @@ def retrain_cases(
         probas["champion"] = (old_proba, champion.model.classes_)
     decision = compare(old_metrics, new_metrics, policy)
 
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    report_dir = settings.data_dir / "reports" / f"retrain-cases-{stamp}"
+    report_dir = report_folder(settings, "cases")
     version = None
     if dry_run:
-        status = "dry-run-promote" if decision.promote else "dry-run-reject"
+        status = dry_run_status(decision)
     else:
         correct = challenger.classes_[new_proba.argmax(axis=1)] == frozen["category"].to_numpy()
         metadata = model_metadata(
@@ -252,13 +250,7 @@ def retrain_cases(
             correct,
             title="Retrained case model on the frozen evaluation set",
         )
-        version = registry.create(CASE_MODEL_NAME, challenger, metadata, writer)
-        if decision.promote:
-            registry.promote(CASE_MODEL_NAME, version, reason="retrain: passed the gate")
-            status = "promoted"
-        else:
-            registry.reject(CASE_MODEL_NAME, version, "; ".join(decision.reasons))
-            status = "rejected"
+        status, version = settle(registry, CASE_MODEL_NAME, challenger, metadata, writer, decision)
     result = RetrainResult(
         status=status,
         decision=decision,

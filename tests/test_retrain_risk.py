@@ -1,0 +1,237 @@
+"""``triage retrain risk``: the risk gate, whole runs against a champion, the command and its errors.
+
+Small simulated marketplaces (2,000 orders over 30 days) keep each training under a second.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from triage.cli import cli
+from triage.config import Settings
+from triage.jobs.gate import RiskGatePolicy, compare_risk
+from triage.jobs.outcome import EXIT_PROMOTED, EXIT_REJECTED
+from triage.jobs.retrain_risk import holdout_start, retrain_risk
+from triage.orders.files import write_order_tables
+from triage.orders.scoring import RISK_MODEL_NAME
+from triage.orders.simulator import simulate_marketplace
+from triage.orders.training import build_dataset, fit_risk_model, model_metadata, time_split
+from triage.registry import Registry
+
+HOLDOUT = "2024-11-12"  # the last 7 of 30 days of purchases (2024-10-20 to 11-18)
+STUMP = {
+    "max_iter": 1,
+    "max_leaf_nodes": 2,
+    "search": False,
+}  # one split: a deliberately weak model
+FAST = {"max_iter": 40, "search": False}
+
+
+@pytest.fixture(scope="module")
+def market():
+    sim = simulate_marketplace(2_000, seed=5, start="2024-10-20", days=30)
+    return sim.orders, sim.events
+
+
+@pytest.fixture(scope="module")
+def dataset(market):
+    return build_dataset(*market)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings.from_env({"models_dir": tmp_path / "models", "data_dir": tmp_path / "var"})
+
+
+def _champion(settings, dataset, params, *, until=HOLDOUT):
+    """Register and promote a risk model trained on the orders purchased before `until` (None:
+    on every order)."""
+    train = time_split(dataset, test_from=until)[0] if until else np.ones(len(dataset.y), bool)
+    model = fit_risk_model(dataset, train, params=params)
+    metadata = model_metadata(model, dataset, train, metrics={}, source="test", kind="hgb")
+    registry = Registry(settings.models_dir)
+    version = registry.create(RISK_MODEL_NAME, model, metadata)
+    registry.promote(RISK_MODEL_NAME, version)
+    return version
+
+
+def _points(**values):
+    return {"decision_points": {p: {"roc_auc": a, "brier": b} for p, (a, b) in values.items()}}
+
+
+def test_gate_checks_every_decision_point():
+    champion = _points(purchase=(0.75, 0.090), handover=(0.93, 0.050))
+    assert compare_risk(champion, _points(purchase=(0.76, 0.089), handover=(0.925, 0.052))).promote
+    worse_auc = compare_risk(champion, _points(purchase=(0.75, 0.090), handover=(0.915, 0.050)))
+    assert worse_auc.reasons == ["ROC AUC at handover fell from 0.9300 to 0.9150 (tolerance 0.01)"]
+    worse_brier = compare_risk(champion, _points(purchase=(0.80, 0.097), handover=(0.95, 0.04)))
+    assert worse_brier.reasons == ["Brier at purchase rose from 0.0900 to 0.0970 (tolerance 0.005)"]
+    loose = RiskGatePolicy(roc_auc_tolerance=0.02, brier_tolerance=0.01)
+    assert compare_risk(
+        champion, _points(purchase=(0.75, 0.097), handover=(0.915, 0.05)), loose
+    ).promote
+    strict = RiskGatePolicy(roc_auc_tolerance=0.0, brier_tolerance=0.0)
+    assert not compare_risk(
+        champion, _points(purchase=(0.7499, 0.09), handover=(0.93, 0.05)), strict
+    ).promote
+    assert compare_risk(None, _points(purchase=(0.5, 0.2))).promote  # no champion yet
+
+
+def test_holdout_start_options(dataset):
+    last_day = int(dataset.purchase.max()) // 86_400 * 86_400
+    assert holdout_start(dataset, holdout_days=1).timestamp() == last_day
+    assert holdout_start(dataset, holdout_days=7).isoformat() == "2024-11-12T00:00:00+00:00"
+    assert holdout_start(dataset, holdout_from="2024-11-12 06:00").hour == 6
+    default = holdout_start(dataset)
+    share = np.mean(np.unique(dataset.purchase) >= default.timestamp())
+    assert 0.18 < share < 0.22  # the latest 20 % of orders
+
+
+def test_better_challenger_is_promoted(settings, market, dataset):
+    old = _champion(settings, dataset, STUMP)
+    result = retrain_risk(settings, *market, source="test", holdout_from=HOLDOUT, params=FAST)
+    assert result.status == "promoted" and result.exit_code == EXIT_PROMOTED
+    registry = Registry(settings.models_dir)
+    assert registry.champion(RISK_MODEL_NAME) == result.challenger_version != old
+    new, before = result.challenger_metrics, result.champion_metrics
+    assert all(
+        new["decision_points"][p]["roc_auc"] > before["decision_points"][p]["roc_auc"]
+        for p in new["decision_points"]
+    )
+    assert result.holdout["start"].startswith("2024-11-12") and result.holdout["late_orders"] > 0
+    folder = result.report_dir
+    assert {"report.md", "result.json", "metrics.png", "reliability.png"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert folder.parent == settings.data_dir / "reports"
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    assert "| ROC AUC at open_daily |" in report and "median lead time" in report
+    assert "\n" not in result.summary() and result.summary().startswith("retrain risk: promoted")
+    saved = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    assert saved["challenger_version"] == result.challenger_version
+    meta = registry.versions(RISK_MODEL_NAME)[-1]
+    assert meta["metrics"]["gate"]["promote"] and meta["data"]["purchased_until"] < HOLDOUT
+
+
+def test_worse_challenger_is_rejected_and_kept(settings, market, dataset):
+    champion = _champion(settings, dataset, FAST)
+    result = retrain_risk(settings, *market, source="test", holdout_from=HOLDOUT, params=STUMP)
+    assert result.status == "rejected" and result.exit_code == EXIT_REJECTED
+    assert any(r.startswith("ROC AUC at") for r in result.decision.reasons)
+    assert "rejected because" in result.summary()
+    registry = Registry(settings.models_dir)
+    assert registry.champion(RISK_MODEL_NAME) == champion
+    rejected = [v for v in registry.versions(RISK_MODEL_NAME) if v["status"] == "rejected"]
+    assert [v["version"] for v in rejected] == [result.challenger_version]
+    assert rejected[0]["rejected_reason"] == "; ".join(result.decision.reasons)
+
+
+# --- the command ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def files(market, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("retrain_risk")
+    return write_order_tables(*market, folder / "orders.parquet")
+
+
+def _invoke(tmp_path, monkeypatch, *args):
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "var"))
+    return CliRunner().invoke(
+        cli, ["--models-dir", str(tmp_path / "models"), "retrain", "risk", *map(str, args)]
+    )
+
+
+def _error_lines(stderr: str) -> list[str]:
+    """Lines of stderr as a terminal shows them (progress-bar redraws removed)."""
+    return [line.split("\r")[-1] for line in stderr.splitlines() if line.split("\r")[-1].strip()]
+
+
+def test_dry_run_registers_nothing(tmp_path, monkeypatch, files, dataset):
+    settings = Settings.from_env({"models_dir": tmp_path / "models"})
+    champion = _champion(settings, dataset, STUMP)
+    before = [v["version"] for v in Registry(tmp_path / "models").versions(RISK_MODEL_NAME)]
+    orders, events = files
+    result = _invoke(
+        tmp_path,
+        monkeypatch,
+        "--data",
+        orders,
+        "--events",
+        events,
+        "--holdout-days",
+        7,
+        "--dry-run",
+        "--json",
+    )
+    assert result.exit_code == EXIT_PROMOTED, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "dry-run-promote" and document["challenger_version"] is None
+    assert document["champion_version"] == champion
+    registry = Registry(tmp_path / "models")
+    assert [v["version"] for v in registry.versions(RISK_MODEL_NAME)] == before
+    assert registry.champion(RISK_MODEL_NAME) == champion
+    assert (tmp_path / "var" / "reports").is_dir()  # the report is written all the same
+
+
+def test_command_rejects_a_challenger_beaten_by_a_champion_that_saw_the_holdout(
+    tmp_path, monkeypatch, files, dataset
+):
+    """A champion trained on every order (the holdout too) looks better than it is: the run says
+    so, and with zero tolerances the challenger is rejected (exit 3) and kept."""
+    settings = Settings.from_env({"models_dir": tmp_path / "models"})
+    champion = _champion(settings, dataset, FAST, until=None)
+    orders, events = files
+    result = _invoke(
+        tmp_path,
+        monkeypatch,
+        "--data",
+        orders,
+        "--events",
+        events,
+        "--holdout-from",
+        HOLDOUT,
+        "--roc-auc-tolerance",
+        0,
+        "--brier-tolerance",
+        0,
+    )
+    assert result.exit_code == EXIT_REJECTED, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("retrain risk: rejected;") and lines[1].startswith("report: ")
+    assert Registry(tmp_path / "models").champion(RISK_MODEL_NAME) == champion
+    report = json.loads((tmp_path / "var" / "reports").glob("*/result.json").__next__().read_text())
+    assert any("inside the holdout period" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    (
+        (("--data", "missing.csv"), "missing.csv"),
+        (("--events", "e.csv"), "--events needs --data"),
+        (("--holdout-from", "2024-11-12", "--holdout-days", 3), "not both"),
+        (("--holdout-from", "soon"), "not a date"),
+        (("--holdout-from", "2030-01-01"), "move the split date"),
+    ),
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, files, args, message):
+    orders, events = files
+    if args[0] == "--holdout-from":
+        args = ("--data", orders, "--events", events, *args)
+    result = _invoke(tmp_path, monkeypatch, *args)
+    assert result.exit_code == 2, result.output
+    lines = _error_lines(result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "models" / RISK_MODEL_NAME).exists()
+
+
+def test_a_champion_that_is_not_a_risk_model_is_bad_input(tmp_path, monkeypatch, files, tiny_model):
+    registry = Registry(tmp_path / "models")
+    registry.promote(
+        RISK_MODEL_NAME, registry.create(RISK_MODEL_NAME, tiny_model, {"kind": "case_classifier"})
+    )
+    orders, events = files
+    result = _invoke(tmp_path, monkeypatch, "--data", orders, "--events", events)
+    assert result.exit_code == 2
+    assert _error_lines(result.stderr)[-1].startswith("error: the champion risk@")

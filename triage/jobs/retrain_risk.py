@@ -1,0 +1,280 @@
+"""``triage retrain risk``: a challenger delay-risk model against the champion, on a holdout in time.
+
+    >>> orders, events, source = default_training_data()                     # doctest: +SKIP
+    >>> result = retrain_risk(settings, orders, events, source=source, holdout_days=14)  # doctest: +SKIP
+    >>> result.status, result.exit_code, result.summary()                    # doctest: +SKIP
+
+The holdout is every order purchased from its start (`holdout_from`; or the last `holdout_days`
+days of purchases; by default the latest 20 % of orders). The challenger trains on the orders
+purchased before it; challenger and champion are both scored on the holdout's snapshots (each
+snapshot sees only what was known at its time), per decision point and through the suggestion
+policy (each model with its own threshold). The gate (`triage.jobs.gate.compare_risk`) promotes
+only if no decision point's ROC AUC falls and no decision point's Brier score rises beyond its
+tolerance; a challenger that fails is kept as a rejected version with the reason. A dry run
+registers nothing. The report goes to ``<data_dir>/reports/retrain-risk-<time>/``; exit statuses
+as in triage/jobs/outcome.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from triage.config import Settings
+from triage.errors import InputError, ModelError, ModelNotFoundError
+from triage.jobs.gate import GateDecision, RiskGatePolicy, compare_risk
+from triage.jobs.outcome import dry_run_status, exit_code, report_folder, settle
+from triage.jobs.risk_report import write_risk_report
+from triage.orders.default import DEFAULT_DAYS, DEFAULT_ORDERS, DEFAULT_START
+from triage.orders.report import report_writer
+from triage.orders.scoring import RISK_MODEL_NAME
+from triage.orders.simulator import simulate_marketplace
+from triage.orders.snapshots import DAY
+from triage.orders.training import (
+    RiskDataset,
+    build_dataset,
+    evaluate_risk,
+    fit_risk_model,
+    model_metadata,
+    time_split,
+)
+from triage.registry import LoadedModel, Registry
+
+__all__ = ["RiskRetrainResult", "default_training_data", "holdout_start", "retrain_risk"]
+
+FEW_LATE = 50  # fewer late holdout orders than this: differences between models are mostly noise
+
+
+def default_training_data(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(orders, events, source): the simulated marketplace the default risk model trains on.
+
+    Train with ``params=triage.orders.default.DEFAULT_PARAMS`` to mirror the default model.
+    """
+    sim = simulate_marketplace(DEFAULT_ORDERS, seed=seed, start=DEFAULT_START, days=DEFAULT_DAYS)
+    source = (
+        f"simulate_marketplace({DEFAULT_ORDERS}, seed={seed}, start={DEFAULT_START}, "
+        f"days={DEFAULT_DAYS}), the default risk model's data"
+    )
+    return sim.orders, sim.events, source
+
+
+def _utc(value: str | pd.Timestamp) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        raise InputError(
+            f"holdout start {value!r} is not a date or time (use ISO 8601, e.g. 2024-11-20)"
+        ) from None
+    if pd.isna(stamp):
+        raise InputError(f"holdout start {value!r} is not a date or time")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def holdout_start(
+    dataset: RiskDataset,
+    *,
+    holdout_from: str | pd.Timestamp | None = None,
+    holdout_days: int | None = None,
+) -> pd.Timestamp:
+    """The first purchase time of the holdout: `holdout_from`, the start of the last
+    `holdout_days` calendar days (UTC) of purchases, or else where the latest 20 % of orders begin."""
+    if holdout_from is not None and holdout_days is not None:
+        raise InputError("give a holdout start date or a number of holdout days, not both")
+    if holdout_from is not None:
+        return _utc(holdout_from)
+    if holdout_days is not None:
+        if holdout_days < 1:
+            raise InputError(f"the holdout needs at least one day, not {holdout_days}")
+        last_day = int(dataset.purchase.max()) // DAY * DAY
+        return pd.Timestamp(last_day - (holdout_days - 1) * DAY, unit="s", tz="UTC")
+    _, test = time_split(dataset)
+    return pd.Timestamp(int(dataset.purchase[test].min()), unit="s", tz="UTC")
+
+
+@dataclass
+class RiskRetrainResult:
+    """Outcome of one risk retraining run."""
+
+    status: str  # promoted | rejected | dry-run-promote | dry-run-reject
+    decision: GateDecision
+    source: str
+    holdout: dict
+    training: dict
+    champion_version: str | None
+    challenger_version: str | None
+    report_dir: Path
+    challenger_metrics: dict
+    champion_metrics: dict | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code(self.status)
+
+    def _pairs(self, metric: str) -> str:
+        old = (self.champion_metrics or {}).get("decision_points", {})
+        return ", ".join(
+            f"{point} {row[metric]}/{old.get(point, {}).get(metric, '-')}"
+            for point, row in self.challenger_metrics["decision_points"].items()
+        )
+
+    def summary(self) -> str:
+        """One line for logs and schedulers (figures: challenger/champion)."""
+        new = self.challenger_metrics["policy"]
+        old = (self.champion_metrics or {}).get("policy", {})
+        line = (
+            f"retrain risk: {self.status}; challenger {self.challenger_version or '(not registered)'} "
+            f"vs champion {self.champion_version or '-'} on {self.holdout['orders']} holdout orders "
+            f"purchased from {self.holdout['start'][:10]}; ROC AUC new/old {self._pairs('roc_auc')}; "
+            f"Brier new/old {self._pairs('brier')}; policy precision {new['precision']}/"
+            f"{old.get('precision', '-')}"
+        )
+        return line + (
+            f"; rejected because {'; '.join(self.decision.reasons)}"
+            if self.decision.reasons
+            else ""
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "source": self.source,
+            "champion_version": self.champion_version,
+            "challenger_version": self.challenger_version,
+            "decision": self.decision.to_dict(),
+            "holdout": self.holdout,
+            "training": self.training,
+            "notes": self.notes,
+            "report": str(self.report_dir / "report.md"),
+            "champion_metrics": self.champion_metrics,
+            "challenger_metrics": self.challenger_metrics,
+        }
+
+
+def _champion(registry: Registry) -> LoadedModel | None:
+    try:
+        loaded = registry.load(RISK_MODEL_NAME)
+    except ModelNotFoundError:
+        return None
+    if loaded.metadata.get("kind") != "risk_model":
+        raise ModelError(
+            f"the champion {RISK_MODEL_NAME}@{loaded.version} is not a risk model "
+            f"(kind {loaded.metadata.get('kind')!r}); promote a risk model or remove it"
+        )
+    return loaded
+
+
+def _period(dataset: RiskDataset, mask: np.ndarray) -> dict:
+    rows = np.unique(dataset.snapshots["row"].to_numpy()[mask])
+    late = dataset.y[mask]
+    by_order = pd.Series(late).groupby(dataset.snapshots["row"].to_numpy()[mask]).max()
+    purchased = dataset.orders["purchased_at"].iloc[rows]
+    return {
+        "from": purchased.min().isoformat(),
+        "until": purchased.max().isoformat(),
+        "orders": int(len(rows)),
+        "late_orders": int(by_order.sum()),
+        "snapshots": int(mask.sum()),
+    }
+
+
+def retrain_risk(
+    settings: Settings,
+    orders: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    source: str,
+    holdout_from: str | pd.Timestamp | None = None,
+    holdout_days: int | None = None,
+    policy: RiskGatePolicy | None = None,
+    dry_run: bool = False,
+    kind: str = "hgb",
+    params: dict | None = None,
+    target_precision: float = 0.6,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> RiskRetrainResult:
+    """Train a challenger before the holdout, score it and the champion on it, gate, act, report.
+
+    `orders` and `events` are validated canonical tables (triage.orders.files.read_order_tables);
+    `source` says where they came from (recorded in the metadata and the report). `params` go to
+    the estimator (``random_state`` defaults to `seed` for the gradient-boosted model).
+    """
+    dataset = build_dataset(orders, events, progress=progress)
+    start = holdout_start(dataset, holdout_from=holdout_from, holdout_days=holdout_days)
+    train, test = time_split(dataset, test_from=start)
+    registry = Registry(settings.models_dir)
+    champion = _champion(registry)  # before training: a wrong champion fails fast
+    if kind == "hgb":
+        params = {"random_state": seed, **(params or {})}
+    challenger = fit_risk_model(
+        dataset, train, kind=kind, params=params, target_precision=target_precision
+    )
+    if progress:
+        progress("challenger trained")
+    new_metrics, new_proba = evaluate_risk(challenger, dataset, test)
+    probas = {"challenger": new_proba}
+    old_metrics = None
+    if champion is not None:
+        old_metrics, probas["champion"] = evaluate_risk(champion.model, dataset, test)
+    if progress:
+        progress("evaluated")
+    decision = compare_risk(old_metrics, new_metrics, policy)
+
+    holdout = {"start": start.isoformat(), **_period(dataset, test)}
+    training = _period(dataset, train)
+    notes = []
+    trained_until = ((champion.metadata.get("data") or {}) if champion else {}).get(
+        "purchased_until"
+    )
+    if trained_until and pd.Timestamp(trained_until) >= start:
+        notes.append(
+            f"the champion trained on orders purchased until {trained_until}, inside the holdout "
+            "period: if that was this data, its figures here are optimistic"
+        )
+    if holdout["late_orders"] < FEW_LATE:
+        notes.append(
+            f"the holdout holds only {holdout['late_orders']} late orders: small differences "
+            "between the models are noise; hold out a longer period"
+        )
+    report_dir = report_folder(settings, "risk")
+    version = None
+    if dry_run:
+        status = dry_run_status(decision)
+    else:
+        scope = f"holdout: orders purchased from {start.isoformat()} (not trained on)"
+        metrics = {**new_metrics, "evaluated_on": scope, "gate": decision.to_dict()}
+        metadata = model_metadata(
+            challenger, dataset, train, metrics=metrics, source=source, kind=kind
+        )
+        writer = report_writer(
+            new_metrics,
+            new_proba,
+            dataset.y[test],
+            title="Retrained risk model on the holdout",
+            notes=[f"Trained on {source}, orders purchased before {start.isoformat()}; {scope}."],
+        )
+        status, version = settle(registry, RISK_MODEL_NAME, challenger, metadata, writer, decision)
+    result = RiskRetrainResult(
+        status=status,
+        decision=decision,
+        source=source,
+        holdout=holdout,
+        training=training,
+        champion_version=champion.version if champion else None,
+        challenger_version=version,
+        report_dir=report_dir,
+        challenger_metrics=new_metrics,
+        champion_metrics=old_metrics,
+        notes=notes,
+    )
+    write_risk_report(
+        result, dataset.y[test], dataset.snapshots["point"][test].to_numpy(object), probas
+    )
+    if progress:
+        progress("reported")
+    return result
