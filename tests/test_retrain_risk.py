@@ -14,10 +14,17 @@ from triage.config import Settings
 from triage.jobs.gate import RiskGatePolicy, compare_risk
 from triage.jobs.outcome import EXIT_PROMOTED, EXIT_REJECTED
 from triage.jobs.retrain_risk import holdout_start, retrain_risk
+from triage.jobs.risk_report import lead_times
 from triage.orders.files import write_order_tables
 from triage.orders.scoring import RISK_MODEL_NAME
 from triage.orders.simulator import simulate_marketplace
-from triage.orders.training import build_dataset, fit_risk_model, model_metadata, time_split
+from triage.orders.training import (
+    build_dataset,
+    evaluate_risk,
+    fit_risk_model,
+    model_metadata,
+    time_split,
+)
 from triage.registry import Registry
 
 HOLDOUT = "2024-11-12"  # the last 7 of 30 days of purchases (2024-10-20 to 11-18)
@@ -89,6 +96,18 @@ def test_holdout_start_options(dataset):
     assert 0.18 < share < 0.22  # the latest 20 % of orders
 
 
+def test_lead_times_replay_the_policy(dataset):
+    train, test = time_split(dataset, test_from=HOLDOUT)
+    model = fit_risk_model(dataset, train, params=FAST)
+    metrics, proba = evaluate_risk(model, dataset, test)
+    table = lead_times(dataset, test, proba, model.threshold_)
+    policy = metrics["policy"]
+    assert len(table) == policy["suggestions"] and table["order_id"].is_unique
+    assert round(table["late"].mean(), 4) == policy["precision"]
+    assert np.median(table.loc[table["late"] == 1, "lead_days"]) == policy["median_lead_days"]
+    assert (table["risk"] >= model.threshold_).all() and (table["lead_days"] > 0).all()
+
+
 def test_better_challenger_is_promoted(settings, market, dataset):
     old = _champion(settings, dataset, STUMP)
     result = retrain_risk(settings, *market, source="test", holdout_from=HOLDOUT, params=FAST)
@@ -102,7 +121,7 @@ def test_better_challenger_is_promoted(settings, market, dataset):
     )
     assert result.holdout["start"].startswith("2024-11-12") and result.holdout["late_orders"] > 0
     folder = result.report_dir
-    assert {"report.md", "result.json", "metrics.png", "reliability.png"} <= {
+    assert {"report.md", "result.json", "metrics.png", "reliability.png", "lead_times.png"} <= {
         p.name for p in folder.iterdir()
     }
     assert folder.parent == settings.data_dir / "reports"

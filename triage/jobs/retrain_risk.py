@@ -217,10 +217,11 @@ def retrain_risk(
     if progress:
         progress("challenger trained")
     new_metrics, new_proba = evaluate_risk(challenger, dataset, test)
-    probas = {"challenger": new_proba}
+    scored = {"challenger": (new_proba, challenger.threshold_)}
     old_metrics = None
     if champion is not None:
-        old_metrics, probas["champion"] = evaluate_risk(champion.model, dataset, test)
+        old_metrics, old_proba = evaluate_risk(champion.model, dataset, test)
+        scored["champion"] = (old_proba, getattr(champion.model, "threshold_", 0.5))
     if progress:
         progress("evaluated")
     decision = compare_risk(old_metrics, new_metrics, policy)
@@ -272,9 +273,7 @@ def retrain_risk(
         champion_metrics=old_metrics,
         notes=notes,
     )
-    write_risk_report(
-        result, dataset.y[test], dataset.snapshots["point"][test].to_numpy(object), probas
-    )
+    write_risk_report(result, dataset, test, scored)
     if progress:
         progress("reported")
     return result

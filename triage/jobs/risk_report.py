@@ -1,8 +1,10 @@
-"""The report of a risk retraining run: Markdown, metrics per decision point and reliability plots.
+"""The report of a risk retraining run: Markdown, metrics per decision point, reliability and
+lead-time plots.
 
-`plot_reliability_by_point` and `reliability_bins` also serve analysts (notebooks/delay_risk.ipynb):
+The helpers also serve analysts (notebooks/delay_risk.ipynb)::
 
     >>> plot_reliability_by_point(y, points, {"model": proba}, "reliability.png")  # doctest: +SKIP
+    >>> lead_times(dataset, test, proba, model.threshold_)   # one row per suggested order  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import pandas as pd
 
 from triage.evaluation import _pyplot  # the one place that configures matplotlib
 from triage.jobs.outcome import gate_lines, write_result
-from triage.orders.snapshots import DECISION_POINTS
+from triage.orders.snapshots import DAY, DECISION_POINTS, promise_end, seconds
+from triage.orders.training import RiskDataset
 
 if TYPE_CHECKING:
     from triage.jobs.retrain_risk import RiskRetrainResult
 
 __all__ = [
+    "lead_times",
+    "plot_lead_times",
     "plot_metrics_by_point",
     "plot_reliability_by_point",
     "reliability_bins",
@@ -42,6 +47,59 @@ def reliability_bins(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> pd.Dat
     )
     out.index = [f"{edges[b]:.1f}-{edges[b + 1]:.1f}" for b in out.index]
     return out
+
+
+def lead_times(
+    dataset: RiskDataset, mask: np.ndarray, proba: np.ndarray, threshold: float
+) -> pd.DataFrame:
+    """The suggestion policy replayed over the snapshots in `mask`, one row per flagged order.
+
+    Columns: order_id, point and as_of of its first snapshot at or above `threshold`, its risk
+    then, late (1/0), and lead_days from that moment to the end of the promised day. The late
+    rows' median is `policy_outcomes`' ``median_lead_days``.
+    """
+    snaps = dataset.snapshots[mask]
+    frame = pd.DataFrame(
+        {
+            "row": snaps["row"].to_numpy(),
+            "order_id": snaps["order_id"].to_numpy(),
+            "point": snaps["point"].to_numpy(object),
+            "as_of": snaps["as_of"].to_numpy(),
+            "risk": np.asarray(proba, dtype=float),
+            "late": dataset.y[mask],
+        }
+    )
+    flagged = frame[frame["risk"] >= threshold]
+    first = flagged.sort_values("as_of", kind="stable").groupby("row", sort=False).head(1)
+    ends = promise_end(dataset.orders)[first["row"].to_numpy()]
+    first = first.assign(lead_days=(ends - seconds(first["as_of"])) / DAY)
+    return first.drop(columns="row").sort_values("as_of", kind="stable").reset_index(drop=True)
+
+
+def plot_lead_times(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
+    """Histogram of the lead time of late orders' first suggestion, one series per model."""
+    plt = _pyplot()
+    late = {label: t.loc[t["late"] == 1, "lead_days"].to_numpy() for label, t in tables.items()}
+    top = max([np.ceil(v.max()) for v in late.values() if len(v)] + [1.0])
+    edges = np.arange(0, top + 1)
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, values in late.items():
+        median = f"median {np.median(values):.1f}" if len(values) else "no median"
+        ax.hist(
+            values,
+            bins=edges,
+            alpha=0.55,
+            label=f"{label} ({len(values)} late orders flagged, {median} days)",
+        )
+    ax.set_xlabel("days between the suggestion and the end of the promised day")
+    ax.set_ylabel("late orders")
+    ax.set_title("Lead time of suggestions for orders that turned out late")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def plot_reliability_by_point(
@@ -149,17 +207,27 @@ def _policy_rows(result: RiskRetrainResult) -> list[str]:
 
 
 def write_risk_report(
-    result: RiskRetrainResult, y: np.ndarray, points: np.ndarray, probas: dict[str, np.ndarray]
+    result: RiskRetrainResult,
+    dataset: RiskDataset,
+    mask: np.ndarray,
+    scored: dict[str, tuple[np.ndarray, float]],
 ) -> Path:
-    """report.md, metrics.png, reliability.png and result.json in ``result.report_dir``."""
+    """report.md, metrics.png, reliability.png, lead_times.png and result.json in
+    ``result.report_dir``; `scored` maps "champion"/"challenger" to (holdout scores, threshold)."""
     folder = result.report_dir
     folder.mkdir(parents=True, exist_ok=True)
-    ordered = {role: probas[role] for role in ROLES if role in probas}
+    ordered = {role: scored[role] for role in ROLES if role in scored}
     plot_metrics_by_point(
         {"champion": result.champion_metrics, "challenger": result.challenger_metrics},
         folder / "metrics.png",
     )
-    plot_reliability_by_point(y, points, ordered, folder / "reliability.png")
+    points = dataset.snapshots["point"][mask].to_numpy(object)
+    probas = {role: proba for role, (proba, _) in ordered.items()}
+    plot_reliability_by_point(dataset.y[mask], points, probas, folder / "reliability.png")
+    plot_lead_times(
+        {role: lead_times(dataset, mask, p, t) for role, (p, t) in ordered.items()},
+        folder / "lead_times.png",
+    )
     train, hold = result.training, result.holdout
     lines = [
         "# Retraining report: delay risk",
@@ -197,6 +265,8 @@ def write_risk_report(
         "![Metrics per decision point](metrics.png)",
         "",
         "![Reliability per decision point](reliability.png)",
+        "",
+        "![Lead time of suggestions](lead_times.png)",
         "",
     ]
     path = folder / "report.md"
