@@ -254,3 +254,18 @@ def test_a_champion_that_is_not_a_risk_model_is_bad_input(tmp_path, monkeypatch,
     result = _invoke(tmp_path, monkeypatch, "--data", orders, "--events", events)
     assert result.exit_code == 2
     assert _error_lines(result.stderr)[-1].startswith("error: the champion risk@")
+
+
+def test_an_unexpected_failure_exits_1_with_one_line(tmp_path, monkeypatch, files):
+    import triage.jobs.retrain_risk as job
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full\nwhile writing")
+
+    monkeypatch.setattr(job, "retrain_risk", broken)
+    orders, events = files
+    result = _invoke(tmp_path, monkeypatch, "--data", orders, "--events", events)
+    assert result.exit_code == 1
+    assert _error_lines(result.stderr) == [
+        "retrain risk: failed: RuntimeError: disk full while writing"
+    ]
