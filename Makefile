@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Default models when none are registered, and on an empty database a day of simulated open
+# orders with their suggested cases (GET /v1/suggestions shows them at once).
 bootstrap: install
-	$(BIN)/triage bootstrap
+	$(BIN)/triage bootstrap --demo-orders
 
 # Serve the HTTP API under gunicorn in the foreground (TRIAGE_HOST, TRIAGE_PORT, TRIAGE_WORKERS;
 # default 127.0.0.1:8000, 2 workers). The first start creates a local admin API key and prints it

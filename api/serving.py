@@ -80,6 +80,7 @@ class ModelSet:
         self._served: dict[str, Served] = {
             name: Served(name, error="not loaded yet") for name in self._loaders
         }
+        self._optional: set[str] = set()  # names whose absence leaves the set ready
         self._stamps: dict[str, Any] = {}  # registry stamp seen by the last load of each name
         self._failed_at: dict[str, float] = {}  # monotonic time of the last failed load
         self._lock = threading.Lock()  # guards the dictionaries above
@@ -88,11 +89,17 @@ class ModelSet:
         self._stop = threading.Event()
         self._wake = threading.Event()
 
-    def add_loader(self, name: str, loader: Loader) -> None:
-        """Serve model `name` too, built by `loader` at the next `load`."""
+    def add_loader(self, name: str, loader: Loader, *, required: bool = True) -> None:
+        """Serve model `name` too, built by `loader` at the next `load`. A model that is not
+        `required` (the risk model) does not hold back readiness: without it, only the views
+        that need it answer 503."""
         with self._lock:
             self._loaders[name] = loader
             self._served.setdefault(name, Served(name, error="not loaded yet"))
+            if required:
+                self._optional.discard(name)
+            else:
+                self._optional.add(name)
 
     # -- loading ----------------------------------------------------------------------
     def _stamp(self, name: str) -> Any:
@@ -237,7 +244,10 @@ class ModelSet:
 
     @property
     def ready(self) -> bool:
-        return all(s.model is not None for s in self._served.values())
+        """Whether every required model is loaded."""
+        return all(
+            s.model is not None for n, s in self._served.items() if n not in self._optional
+        )
 
     def get(self, name: str) -> Any:
         """The served object of `name`, or 503 not_ready when it is not loaded."""

@@ -86,8 +86,25 @@ def api_router(api_models_dir):
     return CaseRouter.from_registry(Registry(api_models_dir), load_taxonomy()).warm()
 
 
+@pytest.fixture(scope="session")
+def api_risk_scorer():
+    """A tiny risk model (1,500 simulated orders, 30 boosting rounds; a few seconds) as the
+    RiskScorer the API tests serve."""
+    from triage.orders.scoring import RiskScorer
+    from triage.orders.simulator import simulate_marketplace
+    from triage.orders.training import build_dataset, fit_risk_model, time_split
+
+    sim = simulate_marketplace(1500, seed=3, start="2024-10-01", days=30)
+    dataset = build_dataset(sim.orders, sim.events)
+    train, _ = time_split(dataset)
+    model = fit_risk_model(
+        dataset, train, params={"max_iter": 30, "random_state": 0}, target_precision=0.6
+    )
+    return RiskScorer(model, version="test-risk")
+
+
 @pytest.fixture
-def make_app(tmp_path, api_models_dir, api_router):
+def make_app(tmp_path, api_models_dir, api_router, api_risk_scorer):
     """Build an app on a fresh database; keyword settings override the defaults."""
     from api import create_app
     from api.testing import ConformingClient
@@ -96,8 +113,10 @@ def make_app(tmp_path, api_models_dir, api_router):
         config = {"models_dir": api_models_dir, "data_dir": tmp_path / "var", "TESTING": True}
         app = create_app({**config, **settings, "load_models": False})
         app.test_client_class = ConformingClient
-        app.extensions["triage"].models.add_loader("cases", lambda registry, taxonomy: api_router)
-        app.extensions["triage"].models.load()
+        models = app.extensions["triage"].models
+        models.add_loader("cases", lambda registry, taxonomy: api_router)
+        models.add_loader("risk", lambda registry, taxonomy: api_risk_scorer, required=False)
+        models.load()
         return app
 
     return build

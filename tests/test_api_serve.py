@@ -63,8 +63,8 @@ def test_keys_create_refuses_an_unknown_role(run):
 
 
 def test_db_upgrade_and_current(run):
-    assert "schema at revision 0001" in run("db", "upgrade").output
-    assert run("db", "current").output.split() == ["current", "0001", "newest", "0001"]
+    assert "schema at revision 0002" in run("db", "upgrade").output
+    assert run("db", "current").output.split() == ["current", "0002", "newest", "0002"]
 
 
 def test_serve_refuses_a_busy_port(run):

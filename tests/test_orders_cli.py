@@ -16,7 +16,10 @@ def workspace(tmp_path_factory):
 
 def invoke(workspace, *args):
     return CliRunner().invoke(
-        cli, ["--models-dir", str(workspace / "models"), *map(str, args)], catch_exceptions=False
+        cli,
+        ["--models-dir", str(workspace / "models"), *map(str, args)],
+        catch_exceptions=False,
+        env={"TRIAGE_DATA_DIR": str(workspace / "var")},  # score-orders stores suggestions there
     )
 
 

@@ -100,14 +100,33 @@ def _ensure(kind: str, name: str, ensure, steps: int) -> None:
 
 
 @click.command()
+@click.option(
+    "--demo-orders",
+    is_flag=True,
+    help="Also load a day of simulated open orders, with their suggested cases, into the "
+    "service database when it has no orders yet (make run does).",
+)
 @handle_errors
-def bootstrap():
+def bootstrap(demo_orders):
     """Train and register the default models when none are registered."""
     from triage.cases.default import ensure_default_case_model
     from triage.orders.default import ensure_default_risk_model
 
     _ensure("case", "cases", ensure_default_case_model, steps=8)
     _ensure("risk", "risk", ensure_default_risk_model, steps=5)
+    if demo_orders:
+        from triage.orders.service import ensure_demo_orders
+
+        loaded = ensure_demo_orders(settings_from_context())
+        if loaded is None:
+            click.echo("demo orders: the database has orders already; none loaded")
+        else:
+            click.echo(
+                f"demo orders: loaded {loaded.orders} simulated orders and {loaded.events} "
+                f"tracking events (moved {loaded.shifted_days} days to end today); "
+                f"{loaded.scored} open, {len(loaded.suggestions)} suggested cases "
+                "(GET /v1/suggestions)"
+            )
 
 
 @click.group()

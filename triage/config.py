@@ -57,6 +57,8 @@ class Settings:
     log_without_db: bool = False
     #: how often each service worker checks the registry for a new champion (0: never)
     model_reload_seconds: float = 2.0
+    #: days after a dismissed suggestion before the same order may be suggested again
+    suggestion_cooldown_days: float = 3.0
 
     @property
     def effective_database_url(self) -> str:

@@ -2,7 +2,9 @@
 
     TriageError                      base of everything raised on purpose
     ├── InputError (ValueError)      bad user input: files, columns, texts, request fields
-    │   └── DataFileError            a data file that is missing, unreadable or of the wrong shape
+    │   ├── DataFileError            a data file that is missing, unreadable or of the wrong shape
+    │   └── ConflictError            the record's state forbids the change (a suggestion that
+    │                                was already accepted or dismissed)
     ├── NotFoundError (LookupError)  no such record: a suggestion, an order, a prediction
     ├── ConfigError                  invalid settings or taxonomy
     ├── ModelError                   a model that cannot be trained, found or loaded
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "DataFileError",
     "InputError",
     "IntegrityError",
@@ -43,6 +46,10 @@ class InputError(TriageError, ValueError):
 
 class DataFileError(InputError):
     """A data file is missing, unreadable, of an unknown format or lacks a column."""
+
+
+class ConflictError(InputError):
+    """The record exists but its state forbids the change (it was decided already)."""
 
 
 class NotFoundError(TriageError, LookupError):

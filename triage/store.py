@@ -176,6 +176,13 @@ class Store:
             reason = str(getattr(error, "orig", None) or error).splitlines()[0]
             raise StoreError(f"database unavailable: {reason}") from None
 
+    def transaction(self, write: bool = False) -> contextlib.AbstractContextManager[Connection]:
+        """One transaction for modules that keep their own tables (triage.orders.storage,
+        triage.orders.suggestion_store): committed when the block ends, rolled back when it
+        raises; database failures become `StoreError`. `write` takes SQLite's write lock at
+        BEGIN, so that concurrent writers wait instead of failing."""
+        return self._transaction(write)
+
     def ping(self) -> None:
         """Raise `StoreError` unless the database answers."""
         with self._transaction() as conn:

@@ -1,5 +1,7 @@
 """The tables of the service database (see triage.store): API keys and their rate counters,
-the prediction log and feedback, with the statements the request path runs prebuilt.
+the prediction log and feedback, with the statements the request path runs prebuilt; and the
+delayed-order tables (orders, tracking events, suggestions and the cases accepted from them,
+see triage.orders.storage and triage.orders.suggestion_store).
 
 Changing a table here needs a new migration in triage/migrations/versions/.
 """
@@ -20,9 +22,13 @@ __all__ = [
     "UTCDateTime",
     "api_key_usage",
     "api_keys",
+    "cases",
     "feedback",
     "metadata",
+    "orders",
     "predictions",
+    "suggestions",
+    "tracking_events",
     "upsert_count",
     "utcnow",
 ]
@@ -100,6 +106,98 @@ feedback = sa.Table(
     sa.Column("note", sa.Text(), nullable=True),
     sa.Column("key_id", sa.String(12), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# -- delayed orders ------------------------------------------------------------------------
+#: orders in the canonical schema of triage.orders.schema (text columns hold "unknown" when
+#: the source did not say); `updated_at` is when the service last stored the record
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("purchased_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("promised_date", UTCDateTime(), nullable=False),
+    sa.Column("ship_by", UTCDateTime(), nullable=True),
+    *(
+        sa.Column(name, sa.String(100), nullable=False)
+        for name in (
+            "seller_id",
+            "seller_region",
+            "buyer_region",
+            "carrier",
+            "service_level",
+            "category",
+        )
+    ),
+    sa.Column("n_items", sa.Integer(), nullable=False),
+    *(sa.Column(name, sa.Float(), nullable=True) for name in ("weight_kg", "price", "freight")),
+    sa.Column("distance_km", sa.Float(), nullable=True),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sa.Column("canceled", sa.Boolean(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: tracking events; the same (order, time, type) is stored once
+tracking_events = sa.Table(
+    "tracking_events",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.order_id"), nullable=False),
+    sa.Column("time", UTCDateTime(), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("location", sa.String(100), nullable=False),
+    sa.UniqueConstraint("order_id", "time", "event_type", name="uq_tracking_events_order_time"),
+)
+
+#: proactive "open a case?" suggestions (triage.orders.suggestions.Suggestion); at most one
+#: open suggestion per order, enforced by a partial unique index across workers
+suggestions = sa.Table(
+    "suggestions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("risk", sa.Float(), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("reasons", sa.JSON(), nullable=False),
+    sa.Column("draft_zh", sa.Text(), nullable=False),
+    sa.Column("draft_en", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("case_id", sa.String(40), nullable=True),
+    sa.Column("facts", sa.JSON(), nullable=False),
+    sa.Column("model", sa.JSON(), nullable=False),
+    sa.Index(
+        "uq_suggestions_open_order",
+        "order_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
+)
+
+#: cases opened by accepting a suggestion: the text filed (the draft or the filer's edit), the
+#: suggestion's category, and what the case model predicted for the text (also logged in
+#: `predictions` under `prediction_id`, so that analysts can correct it with feedback)
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text(), nullable=False),
+    sa.Column("language", sa.String(8), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column(
+        "suggestion_id", sa.String(40), sa.ForeignKey("suggestions.id"), nullable=True, unique=True
+    ),
+    sa.Column("predicted_category", sa.String(64), nullable=False),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("needs_review", sa.Boolean(), nullable=False),
+    sa.Column("model_name", sa.String(64), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("prediction_id", sa.String(36), nullable=True),
+    sa.Column("key_id", sa.String(12), nullable=True),
 )
 
 

@@ -10,6 +10,12 @@ The public API, in the order data flows through it::
     SuggestionPolicy(threshold).suggest(scores, store, has_case=...) -> [Suggestion] suggestions.py
     SuggestionStore (protocol), InMemorySuggestionStore                             suggestions.py
     drafts(facts, category) -> {"zh": ..., "en": ...}                               drafts.py
+
+On the service database (imported from their modules, which need SQLAlchemy)::
+
+    OrderStore(store): orders and tracking events                                  storage.py
+    DatabaseSuggestionStore(store): suggestions and the cases accepted from them    suggestion_store.py
+    OrderService(store): score, ingest + re-score + suggest, accept, dismiss, demo  service.py
 """
 
 from __future__ import annotations

@@ -266,17 +266,33 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     type=click.Path(path_type=Path),
     help="Write the suggestions here (CSV, JSONL or Parquet).",
 )
+@click.option(
+    "--store/--no-store",
+    "store_suggestions",
+    default=True,
+    show_default=True,
+    help="Save the suggestions in the service database (TRIAGE_DATABASE_URL, or "
+    "TRIAGE_DATA_DIR/triage.db), where GET /v1/suggestions lists them; orders with a case "
+    "there or an open suggestion get no new one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON.")
 @handle_errors
-def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path, as_json):
+def score_orders(
+    model_ref, data_path, events_path, as_of, cases_path, out_path, store_suggestions, as_json
+):
     """Score open orders in batch and turn the risky ones into suggested cases."""
+    import datetime as dt
+
     from triage.orders.files import read_order_tables, write_records
     from triage.orders.scoring import RiskScorer
+    from triage.orders.suggestion_store import DatabaseSuggestionStore, suggest_each
     from triage.orders.suggestions import InMemorySuggestionStore, SuggestionPolicy
+    from triage.store import Store
     from triage.tables import read_table, require_columns
 
+    settings = settings_from_context()
     when = _timestamp(as_of, "--as-of")
-    scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings_from_context()))
+    scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings))
     orders, events = read_order_tables(data_path, events_path)
     cases: set[str] = set()
     if cases_path is not None:
@@ -292,8 +308,14 @@ def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path,
         frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update, total=set_total)
     flagged = frame[frame["flagged"]] if len(frame) else frame
     scores = scorer.describe(flagged, orders, events)
-    store = InMemorySuggestionStore()
-    made = SuggestionPolicy(scorer.threshold).suggest(scores, store, has_case=cases)
+    store, where = InMemorySuggestionStore(), ""
+    if store_suggestions:
+        database = Store.from_settings(settings)
+        database.migrate()
+        store, where = DatabaseSuggestionStore(database), database.url.render_as_string()
+        cases |= store.cases_for(s.order_id for s in scores)
+    policy = SuggestionPolicy(scorer.threshold, dt.timedelta(days=settings.suggestion_cooldown_days))
+    made = suggest_each(policy, scores, store, has_case=cases)
     records = [s.to_dict() for s in made]
     if out_path is not None:
         write_records(records, out_path)
@@ -303,7 +325,9 @@ def score_orders(model_ref, data_path, events_path, as_of, cases_path, out_path,
     as_of_text = frame.attrs.get("as_of", "-")
     click.echo(
         f"scored {len(frame)} open orders as of {as_of_text}: {len(flagged)} at or above the threshold "
-        f"{scorer.threshold:.3f}, {len(made)} suggestions" + (f" -> {out_path}" if out_path else "")
+        f"{scorer.threshold:.3f}, {len(made)} suggestions"
+        + (f" stored in {where}" if where else "")
+        + (f" -> {out_path}" if out_path else "")
     )
     for s in made[:10]:
         click.echo(

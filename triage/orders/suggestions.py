@@ -8,14 +8,16 @@ The policy turns risk scores into suggestions under four rules:
 4. after a dismissal, nothing new for the order during the cooldown.
 
 Suggestions live behind the small `SuggestionStore` protocol. `InMemorySuggestionStore` serves
-the command line and the tests; a database store (triage/store.py) implements the same five
-methods::
+``triage score-orders --no-store`` and the tests; `DatabaseSuggestionStore`
+(triage/orders/suggestion_store.py) implements the same five methods on the service database::
 
     add(suggestion)                     save a new suggestion
     get(suggestion_id)                  one suggestion or None
     for_order(order_id)                 the order's suggestions, oldest first
     list(status=None, limit, offset)    newest first
     update(suggestion)                  save a changed status (accept, dismiss)
+
+A decision is final: accepting or dismissing a decided suggestion raises `ConflictError`.
 
 >>> store = InMemorySuggestionStore()
 >>> policy = SuggestionPolicy(threshold=0.6)
@@ -32,7 +34,7 @@ from collections.abc import Callable, Container, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
-from triage.errors import InputError, NotFoundError
+from triage.errors import ConflictError, InputError, NotFoundError
 from triage.orders.drafts import drafts
 from triage.orders.scoring import RiskScore
 
@@ -207,7 +209,7 @@ class SuggestionPolicy:
         if current is None:
             raise NotFoundError(f"no suggestion {suggestion_id}")
         if current.status != "open":
-            raise InputError(f"suggestion {suggestion_id} is already {current.status}")
+            raise ConflictError(f"suggestion {suggestion_id} is already {current.status}")
         changed = replace(current, status=status, decided_at=now or _now(), case_id=case_id)
         store.update(changed)
         return changed

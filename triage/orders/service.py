@@ -1,0 +1,301 @@
+"""The delayed-order capability on the service database: score, ingest, suggest, decide.
+
+What the HTTP endpoints and ``triage bootstrap --demo-orders`` call; no Flask here.
+
+    >>> service = OrderService(Store.from_settings(settings))                   # doctest: +SKIP
+    >>> as_of, risks = service.score(scorer, [{"order_id": "A1", ...}], events)  # nothing stored
+    >>> result = service.ingest(scorer, orders=[...], events=[...])              # store, re-score
+    >>> suggestion, case, prediction = service.accept(router, result.suggestions[0].suggestion_id)
+
+Scores use the stored orders as history: the seller, lane and platform features come from the
+orders purchased in the `history_days` before the scoring time. Ingesting orders or events
+re-scores the orders they touch as of now, and `SuggestionPolicy` turns the flagged ones into
+suggestions (threshold of the model, one open suggestion per order, a cooldown after a
+dismissal, none when the order has a case).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from triage.config import Settings
+from triage.errors import ConflictError, InputError, NotFoundError
+from triage.orders.default import demo_open_orders
+from triage.orders.schema import events_from_records, orders_from_records
+from triage.orders.scoring import RiskScore, RiskScorer
+from triage.orders.storage import TIME_COLUMNS, OrderStore, SavedOrders
+from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore, suggest_each
+from triage.orders.suggestions import Suggestion, SuggestionPolicy
+from triage.registry import Registry
+from triage.store import PredictionRecord, Store
+from triage.store_tables import utcnow
+from triage.text.entities import redact
+
+__all__ = ["HISTORY_DAYS", "DemoLoad", "IngestResult", "OrderService", "ensure_demo_orders"]
+
+HISTORY_DAYS = 120
+DRAFT_LANGUAGES = ("zh", "en")
+
+
+@dataclass
+class IngestResult:
+    """What an ingest stored, how many open orders it re-scored, and the suggestions it made."""
+
+    as_of: dt.datetime
+    saved: SavedOrders
+    scored: int
+    flagged: int
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+@dataclass
+class DemoLoad:
+    """The demo orders loaded by `OrderService.load_demo` (None from it: nothing to do)."""
+
+    orders: int
+    events: int
+    shifted_days: int
+    scored: int
+    flagged: int
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+def _as_of(value: Any) -> dt.datetime:
+    if value is None:
+        return utcnow()
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise InputError(
+            "as_of: not a date or time; use ISO 8601 such as 2024-11-12T09:00:00Z"
+        ) from None
+    if pd.isna(stamp):
+        raise InputError("as_of: not a date or time; use ISO 8601")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
+
+
+def _referenced(events: Iterable[Any]) -> set[str]:
+    """Order ids named by event records (validation proper happens in events_from_records)."""
+    return {
+        str(r["order_id"]).strip()
+        for r in events
+        if isinstance(r, Mapping) and isinstance(r.get("order_id"), str)
+    }
+
+
+class OrderService:
+    """Orders, events, suggestions and cases of one database (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cooldown: dt.timedelta = dt.timedelta(days=3),
+        history_days: int = HISTORY_DAYS,
+    ):
+        self.orders = OrderStore(store)
+        self.suggestions = DatabaseSuggestionStore(store)
+        self.cooldown = cooldown
+        self.history = dt.timedelta(days=history_days)
+
+    def policy(self, scorer: RiskScorer) -> SuggestionPolicy:
+        """The suggestion policy at the model's threshold."""
+        return SuggestionPolicy(scorer.threshold, self.cooldown)
+
+    # -- scoring without storing ------------------------------------------------------
+    def score(
+        self,
+        scorer: RiskScorer,
+        orders: Sequence[Mapping[str, Any]],
+        events: Sequence[Mapping[str, Any]] = (),
+        as_of: Any = None,
+    ) -> tuple[dt.datetime, list[tuple[str, RiskScore | None]]]:
+        """Risk of the given orders with their given events, as of `as_of` (default now).
+
+        Nothing is stored. The given records replace stored ones of the same id (with their
+        events) for this calculation; the other stored orders are the history. Each order gets
+        its `RiskScore`, or None when it is not open then (delivered, canceled, not purchased
+        yet, or more than 30 days past its promise).
+        """
+        when = _as_of(as_of)
+        given = orders_from_records(orders, where="orders")
+        given_events = events_from_records(events, order_ids=given["order_id"], where="events")
+        history, history_events = self.orders.tables(since=when - self.history)
+        ids = given["order_id"]
+        every = pd.concat([history[~history["order_id"].isin(ids)], given], ignore_index=True)
+        every_events = pd.concat(
+            [history_events[~history_events["order_id"].isin(ids)], given_events],
+            ignore_index=True,
+        ).sort_values(["order_id", "time"], kind="stable", ignore_index=True)
+        scores = scorer.score(every, every_events, as_of=when, order_ids=list(ids))
+        by_id = {s.order_id: s for s in scores}
+        return when, [(order_id, by_id.get(order_id)) for order_id in ids]
+
+    # -- ingest -----------------------------------------------------------------------
+    def ingest(
+        self,
+        scorer: RiskScorer,
+        orders: Sequence[Mapping[str, Any]] = (),
+        events: Sequence[Mapping[str, Any]] = (),
+        now: dt.datetime | None = None,
+    ) -> IngestResult:
+        """Validate and store orders and/or events (all or nothing), then re-score the orders
+        they touch as of `now` and make suggestions for the flagged ones.
+
+        Events must belong to a stored order or to one of `orders`.
+        """
+        now = now or utcnow()
+        if not orders and not events:
+            raise InputError("nothing to ingest: give orders, events or both")
+        given = orders_from_records(orders, where="orders") if orders else None
+        ids = set(given["order_id"]) if given is not None else set()
+        given_events = None
+        if events:
+            known = ids | self.orders.known(_referenced(events) - ids)
+            given_events = events_from_records(events, order_ids=sorted(known), where="events")
+        saved = self.orders.save(given, given_events, now)
+        if given_events is not None:
+            ids |= set(given_events["order_id"])
+        made, scored, flagged = self.rescore(scorer, ids, now)
+        return IngestResult(now, saved, scored, flagged, made)
+
+    def rescore(
+        self, scorer: RiskScorer, order_ids: Iterable[str] | None, now: dt.datetime
+    ) -> tuple[list[Suggestion], int, int]:
+        """Score stored orders (all open ones when `order_ids` is None) as of `now` and make
+        suggestions; returns (suggestions made, orders scored, orders flagged)."""
+        wanted = None if order_ids is None else sorted(set(order_ids))
+        if wanted is not None and not wanted:
+            return [], 0, 0
+        history, events = self.orders.tables(since=now - self.history, include=wanted or ())
+        if history.empty:
+            return [], 0, 0
+        scores = scorer.score(history, events, as_of=now, order_ids=wanted, only_flagged=False)
+        flagged = [s for s in scores if s.flagged]
+        with_case = self.suggestions.cases_for(s.order_id for s in flagged)
+        made = suggest_each(
+            self.policy(scorer), flagged, self.suggestions, has_case=with_case, now=now
+        )
+        return made, len(scores), len(flagged)
+
+    # -- decisions --------------------------------------------------------------------
+    def _open(self, suggestion_id: str) -> Suggestion:
+        current = self.suggestions.get(suggestion_id)
+        if current is None:
+            raise NotFoundError(f"no suggestion {suggestion_id}")
+        if current.status != "open":
+            raise ConflictError(f"suggestion {suggestion_id} is already {current.status}")
+        return current
+
+    def accept(
+        self,
+        router: Any,
+        suggestion_id: str,
+        *,
+        text: str | None = None,
+        language: str | None = None,
+        key_id: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> tuple[Suggestion, CaseRecord, Any]:
+        """Open the case of a suggestion: its draft in `language` (zh by default), or the
+        filer's edited `text`; categorized by `router` (a CaseRouter). Returns the accepted
+        suggestion, the case and the case model's prediction.
+
+        `NotFoundError` for an unknown suggestion, `ConflictError` for a decided one.
+        """
+        now = now or utcnow()
+        current = self._open(suggestion_id)
+        if text is None:
+            language = language or "zh"
+            if language not in DRAFT_LANGUAGES:
+                raise InputError(
+                    f"language: the drafts are in zh and en, not {language!r}; "
+                    "send the edited text to file the case in another language"
+                )
+            text = current.draft_zh if language == "zh" else current.draft_en
+        elif not text.strip():
+            raise InputError("text: empty; leave it out to file the draft")
+        prediction = router.predict([text], [language] if language else None)[0]
+        language = language or prediction.language
+        record = PredictionRecord(
+            id=str(uuid.uuid4()),
+            created_at=now,
+            text=redact(text),
+            language=prediction.language,
+            category=prediction.category,
+            confidence=prediction.confidence,
+            needs_review=prediction.needs_review,
+            model_name=prediction.model["name"],
+            model_version=prediction.model["version"],
+            order_id=current.order_id,
+            key_id=key_id,
+        )
+        case = CaseRecord(
+            id=f"case_{uuid.uuid4().hex[:16]}",
+            order_id=current.order_id,
+            category=current.category,
+            text=text,
+            language=language,
+            created_at=now,
+            suggestion_id=suggestion_id,
+            predicted_category=prediction.category,
+            confidence=prediction.confidence,
+            needs_review=prediction.needs_review,
+            model_name=prediction.model["name"],
+            model_version=prediction.model["version"],
+            prediction_id=record.id,
+            key_id=key_id,
+        )
+        accepted = self.suggestions.accept(suggestion_id, case, record)
+        return accepted, case, prediction
+
+    def dismiss(self, suggestion_id: str, now: dt.datetime | None = None) -> Suggestion:
+        """Dismiss an open suggestion; the order's cooldown starts now."""
+        self._open(suggestion_id)
+        # the threshold plays no part in decisions
+        return SuggestionPolicy(1.0, self.cooldown).dismiss(self.suggestions, suggestion_id, now)
+
+    # -- demo -------------------------------------------------------------------------
+    def load_demo(self, scorer: RiskScorer, now: dt.datetime | None = None) -> DemoLoad | None:
+        """Load a day of simulated open orders (`demo_open_orders`) and suggest cases for them,
+        when the database has no orders yet (None otherwise: later starts change nothing).
+
+        The simulated times move by whole days so that the simulation's last moment falls on
+        today's midnight (UTC): the orders are open now, and events sent for them later are
+        scored as of the real time.
+        """
+        if self.orders.count():
+            return None
+        now = now or utcnow()
+        orders, events, at = demo_open_orders()
+        shift = pd.Timestamp(now).floor("D") - at.floor("D")
+        orders = orders.copy()
+        for column in TIME_COLUMNS:
+            orders[column] = orders[column] + shift
+        events = events.assign(time=events["time"] + shift)
+        self.orders.save(orders, events, now)
+        made, scored, flagged = self.rescore(scorer, None, now)
+        return DemoLoad(len(orders), len(events), shift.days, scored, flagged, made)
+
+
+def ensure_demo_orders(settings: Settings) -> DemoLoad | None:
+    """`OrderService.load_demo` on the service database of `settings`, scored by the
+    registry's champion risk model (``triage bootstrap --demo-orders``, run by `make run`).
+    None when the database has orders already."""
+    store = Store.from_settings(settings)
+    try:
+        store.migrate()
+        cooldown = dt.timedelta(days=settings.suggestion_cooldown_days)
+        service = OrderService(store, cooldown=cooldown)
+        if service.orders.count():  # before loading the model: later starts stay fast
+            return None
+        return service.load_demo(RiskScorer.from_registry(Registry(settings.models_dir)))
+    finally:
+        store.dispose()

@@ -1,0 +1,237 @@
+"""Suggestions and the cases accepted from them, in the service database.
+
+`DatabaseSuggestionStore` implements the `SuggestionStore` protocol of
+triage.orders.suggestions (add, get, for_order, list, update) on the ``suggestions`` table, so
+that `SuggestionPolicy` works on it unchanged, and adds what a shared database needs:
+
+- at most one open suggestion per order holds across workers: a partial unique index refuses a
+  second one, and `add` raises `ConflictError` for it (the policy's own check runs first; the
+  index settles the race of two workers scoring the same order at once);
+- a decision is final: `update` only changes an open suggestion (or saves the same status
+  again), so two workers deciding at once cannot both win (`ConflictError` for the loser);
+- `accept` marks the suggestion accepted and writes its case (and the case model's prediction
+  to the prediction log) in one transaction: there is never a case without its accepted
+  suggestion, nor the reverse.
+
+>>> suggestions = DatabaseSuggestionStore(Store.from_settings(settings))   # doctest: +SKIP
+>>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=suggestions.cases_for(ids))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Container, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from triage.errors import ConflictError, InputError, NotFoundError
+from triage.orders.scoring import RiskScore
+from triage.orders.suggestions import STATUSES, Suggestion, SuggestionPolicy, SuggestionStore
+from triage.store import PredictionRecord, Store
+from triage.store_tables import INSERT_PREDICTIONS, cases, suggestions
+
+__all__ = ["CaseRecord", "DatabaseSuggestionStore", "suggest_each"]
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """A case opened from a suggestion: the text filed and what the case model made of it."""
+
+    id: str
+    order_id: str
+    category: str
+    text: str
+    language: str
+    created_at: dt.datetime
+    suggestion_id: str | None
+    predicted_category: str
+    confidence: float
+    needs_review: bool
+    model_name: str
+    model_version: str
+    prediction_id: str | None = None
+    key_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times as ISO 8601)."""
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+def _row(suggestion: Suggestion) -> dict[str, Any]:
+    return {
+        "id": suggestion.suggestion_id,
+        "order_id": suggestion.order_id,
+        "risk": float(suggestion.risk),
+        "category": suggestion.category,
+        "reasons": suggestion.reasons,
+        "draft_zh": suggestion.draft_zh,
+        "draft_en": suggestion.draft_en,
+        "created_at": suggestion.created_at,
+        "status": suggestion.status,
+        "decided_at": suggestion.decided_at,
+        "case_id": suggestion.case_id,
+        "facts": suggestion.facts,
+        "model": suggestion.model,
+    }
+
+
+def _suggestion(row: Any) -> Suggestion:
+    values = row._asdict()
+    return Suggestion(suggestion_id=values.pop("id"), **values)
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+
+
+class DatabaseSuggestionStore:
+    """`SuggestionStore` on the service database (see the module docstring)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- the SuggestionStore protocol ---------------------------------------------------
+    def add(self, suggestion: Suggestion) -> None:
+        """Save a new suggestion; `ConflictError` when its id exists or its order already has
+        an open suggestion."""
+        with self.store.transaction(write=True) as conn:
+            try:
+                conn.execute(suggestions.insert(), _row(suggestion))
+            except exc.IntegrityError:
+                raise ConflictError(
+                    f"suggestion {suggestion.suggestion_id} not stored: it exists already, "
+                    f"or order {suggestion.order_id} has an open suggestion"
+                ) from None
+
+    def get(self, suggestion_id: str) -> Suggestion | None:
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                sa.select(suggestions).where(suggestions.c.id == suggestion_id)
+            ).first()
+        return _suggestion(row) if row is not None else None
+
+    def for_order(self, order_id: str) -> list[Suggestion]:
+        """The order's suggestions, oldest first."""
+        query = (
+            sa.select(suggestions)
+            .where(suggestions.c.order_id == order_id)
+            .order_by(suggestions.c.created_at, suggestions.c.id)
+        )
+        with self.store.transaction() as conn:
+            return [_suggestion(row) for row in conn.execute(query)]
+
+    def list(
+        self,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        order_id: str | None = None,
+    ) -> list[Suggestion]:
+        """Newest first (the riskiest first among those made at the same time), optionally
+        only of one status and of one order."""
+        _check_status(status)
+        query = sa.select(suggestions).order_by(
+            suggestions.c.created_at.desc(), suggestions.c.risk.desc(), suggestions.c.id
+        )
+        if status is not None:
+            query = query.where(suggestions.c.status == status)
+        if order_id is not None:
+            query = query.where(suggestions.c.order_id == order_id)
+        with self.store.transaction() as conn:
+            return [_suggestion(row) for row in conn.execute(query.limit(limit).offset(offset))]
+
+    def update(self, suggestion: Suggestion) -> None:
+        """Save a decision. Only an open suggestion changes (saving the same status again is
+        allowed): `ConflictError` when it was decided otherwise meanwhile."""
+        _check_status(suggestion.status)
+        with self.store.transaction(write=True) as conn:
+            result = conn.execute(
+                suggestions.update()
+                .where(
+                    suggestions.c.id == suggestion.suggestion_id,
+                    suggestions.c.status.in_(["open", suggestion.status]),
+                )
+                .values(
+                    status=suggestion.status,
+                    decided_at=suggestion.decided_at,
+                    case_id=suggestion.case_id,
+                )
+            )
+            if result.rowcount != 1:
+                self._refuse(conn, suggestion.suggestion_id)
+
+    @staticmethod
+    def _refuse(conn: Any, suggestion_id: str) -> None:
+        status = conn.execute(
+            sa.select(suggestions.c.status).where(suggestions.c.id == suggestion_id)
+        ).scalar_one_or_none()
+        if status is None:
+            raise NotFoundError(f"no suggestion {suggestion_id}")
+        raise ConflictError(f"suggestion {suggestion_id} is already {status}")
+
+    # -- cases --------------------------------------------------------------------------
+    def accept(
+        self,
+        suggestion_id: str,
+        case: CaseRecord,
+        prediction: PredictionRecord | None = None,
+    ) -> Suggestion:
+        """Mark the open suggestion accepted with `case` (created now, same transaction) and
+        log the case model's `prediction`; `NotFoundError` / `ConflictError` otherwise."""
+        with self.store.transaction(write=True) as conn:
+            result = conn.execute(
+                suggestions.update()
+                .where(suggestions.c.id == suggestion_id, suggestions.c.status == "open")
+                .values(status="accepted", decided_at=case.created_at, case_id=case.id)
+            )
+            if result.rowcount != 1:
+                self._refuse(conn, suggestion_id)
+            if prediction is not None:
+                conn.execute(INSERT_PREDICTIONS, [prediction.__dict__])
+            conn.execute(cases.insert(), asdict(case))
+        accepted = self.get(suggestion_id)
+        assert accepted is not None  # written just above; suggestions are never deleted
+        return accepted
+
+    def get_case(self, case_id: str) -> CaseRecord | None:
+        with self.store.transaction() as conn:
+            row = conn.execute(sa.select(cases).where(cases.c.id == case_id)).first()
+        return CaseRecord(**row._asdict()) if row is not None else None
+
+    def cases_for(self, order_ids: Iterable[str]) -> set[str]:
+        """The ids among `order_ids` of orders that have a case."""
+        wanted = sorted(set(order_ids))
+        found: set[str] = set()
+        with self.store.transaction() as conn:
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                query = sa.select(cases.c.order_id).where(cases.c.order_id.in_(chunk)).distinct()
+                found.update(conn.execute(query).scalars())
+        return found
+
+
+def suggest_each(
+    policy: SuggestionPolicy,
+    scores: Iterable[RiskScore],
+    store: SuggestionStore,
+    *,
+    has_case: Container[str] = (),
+    now: dt.datetime | None = None,
+) -> list[Suggestion]:
+    """`policy.suggest` one score at a time: an order whose open suggestion another process
+    stored meanwhile (`ConflictError` from the store) is skipped, the others go on."""
+    made: list[Suggestion] = []
+    for score in scores:
+        try:
+            made += policy.suggest([score], store, has_case=has_case, now=now)
+        except ConflictError:
+            continue
+    return made
