@@ -2,6 +2,7 @@
 
 ApiError(status, code, message, details)     raised by views and helpers in api/
 triage.errors.InputError                     422 invalid_input
+triage.errors.ConflictError                  409 conflict (e.g. a suggestion already decided)
 triage.errors.NotFoundError                  404 not_found (a record: suggestion, order...)
 triage.errors.StoreError                     503 database_unavailable (with Retry-After)
 triage.errors.ModelError                     503 model_unavailable (ModelNotFoundError too:
@@ -19,7 +20,14 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from triage.errors import ConfigError, InputError, ModelError, NotFoundError, StoreError
+from triage.errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    ModelError,
+    NotFoundError,
+    StoreError,
+)
 
 __all__ = ["ApiError", "error_response", "init_app"]
 
@@ -101,6 +109,10 @@ def _input_error(error: InputError) -> Response:
     return error_response(422, "invalid_input", str(error))
 
 
+def _conflict(error: ConflictError) -> Response:
+    return error_response(409, "conflict", str(error))
+
+
 def _not_found(error: NotFoundError) -> Response:
     return error_response(404, "not_found", str(error))
 
@@ -135,6 +147,7 @@ def init_app(app: Flask) -> None:
     """Register the handlers that turn every error into the JSON error format."""
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(InputError, _input_error)
+    app.register_error_handler(ConflictError, _conflict)
     app.register_error_handler(NotFoundError, _not_found)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(ModelError, _model_error)

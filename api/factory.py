@@ -39,6 +39,8 @@ RESOURCES: tuple[str, ...] = (
     "api.views.taxonomy",
     "api.views.models",
     "api.views.monitoring",
+    "api.views.orders",
+    "api.views.suggestions",
     "api.views.docs",
 )
 

@@ -68,6 +68,7 @@ _ERROR_DESCRIPTIONS = {
     401: "Missing or invalid API key.",
     403: "The key's role may not call this operation.",
     404: "No such resource.",
+    409: "The resource's state forbids this (e.g. a suggestion already accepted or dismissed).",
     413: "Body, text or batch over its size limit.",
     415: "The body is not application/json.",
     422: "Well-formed but semantically invalid; `details.field` names the field.",

@@ -1,5 +1,6 @@
 """Access: the role matrix on every operation, keys, rate limits and security headers."""
 
+import datetime as dt
 import hashlib
 import time
 import uuid
@@ -27,7 +28,14 @@ ROUTES = (
     ("POST", "/v1/models/{name}/promote", "admin"),
     ("POST", "/v1/models/{name}/rollback", "admin"),
     ("GET", "/v1/monitoring", "analyst"),
+    ("POST", "/v1/orders/risk", "predict"),
+    ("POST", "/v1/orders", "analyst"),
+    ("POST", "/v1/orders/events", "analyst"),
+    ("GET", "/v1/suggestions", "predict"),
+    ("POST", "/v1/suggestions/{suggestion_id}/accept", "predict"),
+    ("POST", "/v1/suggestions/{suggestion_id}/dismiss", "predict"),
 )
+SUGGESTION_ID = "sug_rolematrix0001"
 
 
 @pytest.fixture
@@ -57,12 +65,51 @@ def prediction_id(app):
     return pid
 
 
+def _order(order_id):
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "order_id": order_id,
+        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
+        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
+    }
+
+
+@pytest.fixture
+def suggestion_id(app):
+    """A stored order (ROLE-1) with an open suggestion, for the order and suggestion routes."""
+    from triage.orders.schema import orders_from_records
+    from triage.orders.service import OrderService
+    from triage.orders.suggestions import Suggestion
+
+    service = OrderService(app.extensions["triage"].store)
+    service.orders.save(orders_from_records([_order("ROLE-1")]), None, utcnow())
+    facts = {
+        "order_id": "ROLE-1",
+        "purchased_at": "2024-11-08T10:00:00+00:00",
+        "promised_date": "2024-11-13",
+        "carrier": "Panda Post",
+        "last_event": "none",
+    }
+    service.suggestions.add(
+        Suggestion(
+            SUGGESTION_ID, "ROLE-1", 0.9, "shipping_delay", [], "草稿", "draft", utcnow(),
+            facts=facts, model={"name": "risk", "version": "v1", "threshold": 0.5},
+        )
+    )
+    return SUGGESTION_ID
+
+
 def _request(client, method, path, headers, prediction_id):
     path = path.replace("{prediction_id}", prediction_id).replace("{name}", "cases")
+    path = path.replace("{suggestion_id}", SUGGESTION_ID)
+    event = {"order_id": "ROLE-1", "time": utcnow().isoformat(), "event_type": "picked_up"}
     bodies = {
         "/v1/cases/categorize": {"text": "my parcel never arrived"},
         "/v1/feedback": {"prediction_id": prediction_id, "category": "not_received"},
         "/v1/models/cases/promote": {"version": "v1"},
+        "/v1/orders/risk": {"order": _order("ROLE-9")},
+        "/v1/orders": {"orders": [_order("ROLE-2")]},
+        "/v1/orders/events": {"events": [event]},
     }
     if method == "POST" and path in bodies:
         return client.post(path, json=bodies[path], headers=headers)
@@ -96,7 +143,7 @@ def test_views_enforce_the_documented_role(app):
 
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
-def test_role_matrix(client, auth, prediction_id, method, path, needed, caller):
+def test_role_matrix(client, auth, prediction_id, suggestion_id, method, path, needed, caller):
     headers = auth(caller) if caller else {}
     response = _request(client, method, path, headers, prediction_id)
     if needed is None:

@@ -14,7 +14,8 @@ def test_taxonomy(client, auth):
 
 def test_models_lists_the_champion_with_metrics(client, auth, api_models_dir, api_router):
     body = client.get("/v1/models", headers=auth()).get_json()
-    [cases] = body["models"]
+    assert [m["name"] for m in body["models"]] == ["cases", "risk"]  # risk: served, unregistered
+    cases = body["models"][0]
     assert cases["name"] == "cases" and cases["version"] == api_router.version
     assert cases["serving_version"] == api_router.version
     assert cases["metrics"]["held_out"]["accuracy"] == 0.5
@@ -26,13 +27,29 @@ def test_healthz_is_a_constant(client):
     assert response.status_code == 200 and response.get_json() == {"status": "ok"}
 
 
-def test_readyz_when_ready(client, api_router):
+def test_readyz_when_ready(client, api_router, api_risk_scorer):
     body = client.get("/readyz").get_json()
     assert body == {
         "status": "ready",
-        "models": {"cases": {"version": api_router.version}},
+        "models": {
+            "cases": {"version": api_router.version},
+            "risk": {"version": api_risk_scorer.version},
+        },
         "database": "ok",
     }
+
+
+def test_readyz_is_ready_without_the_optional_risk_model(tmp_path, api_models_dir):
+    """The risk model serves only the order endpoints: its absence is reported, not blocking."""
+    from api import create_app
+    from api.testing import ConformingClient
+
+    app = create_app({"models_dir": api_models_dir, "data_dir": tmp_path / "var"})
+    app.test_client_class = ConformingClient
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    risk = response.get_json()["models"]["risk"]
+    assert set(risk) == {"error"} and "no champion" in risk["error"]
 
 
 def test_readyz_loads_the_champion_itself(tmp_path, api_models_dir, api_router):

@@ -65,14 +65,17 @@ def openapi(settings: Settings) -> dict[str, Any]:
                 "description": "Per model name, the version this worker serves. While a "
                 "newer champion fails to load (checksum mismatch, incompatible library "
                 "versions), the last good version stays in service and `champion` and "
-                "`reload_error` say which version failed and why.",
+                "`reload_error` say which version failed and why. An optional model that "
+                "is not loaded (the risk model: only the order endpoints need it) shows its "
+                "`error` without holding back readiness.",
                 "additionalProperties": {
                     "type": "object",
-                    "required": ["version"],
+                    "anyOf": [{"required": ["version"]}, {"required": ["error"]}],
                     "properties": {
                         "version": {"type": "string"},
                         "champion": {"type": ["string", "null"]},
                         "reload_error": {"type": "string"},
+                        "error": {"type": "string"},
                     },
                 },
             },

@@ -1,0 +1,480 @@
+"""Delayed orders over HTTP: ``POST /v1/orders/risk`` (score, nothing stored), ``POST /v1/orders``
+and ``POST /v1/orders/events`` (ingest, then re-score the orders touched and suggest cases).
+
+Roles: scoring is `predict` (a front end may ask "will this order be late?"); ingesting is
+`analyst`, because stored orders and events drive the proactive suggestions every filer sees,
+so the order system's integration gets its own analyst key and front ends' predict keys cannot
+write orders. The risk model is the registry's champion ``risk``, served by this resource's
+`setup`; it is optional for readiness, and without it these endpoints answer 503.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from api.auth import requires
+from api.errors import ApiError
+from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
+from api.runtime import Runtime, runtime
+from api.validation import parse_json_body
+from triage.config import Settings
+from triage.errors import InputError
+from triage.orders.schema import EVENT_TYPES, events_from_records, orders_from_records
+from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
+from triage.orders.service import OrderService
+from triage.registry import Registry
+from triage.taxonomy import Taxonomy
+
+__all__ = ["blueprint", "openapi", "order_service", "risk_scorer_loader", "setup"]
+
+blueprint = Blueprint("orders", __name__)
+
+EVENTS_PER_ORDER = 20  # the events limit of a body is this many per order of the batch limit
+SUGGESTED_CATEGORIES = ["shipping_delay", "not_received"]
+ISO_TIME = (
+    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
+    r"([Zz]|[+-]\d{2}(:?\d{2})?)?)?$"
+)
+
+
+def risk_scorer_loader(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
+    """The registry's champion risk model, warmed by scoring one made-up order."""
+    scorer = RiskScorer.from_registry(registry, RISK_MODEL_NAME)
+    now = dt.datetime.now(dt.UTC)
+    probe = {
+        "order_id": "warm-up",
+        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
+        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
+    }
+    scorer.score(orders_from_records([probe]), events_from_records([]), as_of=now)
+    return scorer
+
+
+def setup(state: Runtime) -> None:
+    """Serve the risk model too (optional: the service is ready without it)."""
+    state.models.add_loader(RISK_MODEL_NAME, risk_scorer_loader, required=False)
+
+
+def order_service(state: Runtime) -> OrderService:
+    """The order service on this worker's database."""
+    days = state.settings.suggestion_cooldown_days
+    return OrderService(state.store, cooldown=dt.timedelta(days=days))
+
+
+def _scorer(state: Runtime) -> RiskScorer:
+    return state.models.get(RISK_MODEL_NAME)
+
+
+def _invalid(exc: InputError) -> ApiError:
+    """422 for orders or events the library refused, naming the list when it is known."""
+    message = str(exc)
+    where = message.split(":", 1)[0]
+    details = {"field": where} if where in ("orders", "events", "order", "as_of") else {}
+    return ApiError(422, "invalid_input", message, details)
+
+
+def risk_document(order_id: str, score: RiskScore | None, as_of: str, model: dict) -> dict:
+    """The JSON form of one order's risk (or of an order that is not open)."""
+    if score is None:
+        return {
+            "order_id": order_id,
+            "open": False,
+            "as_of": as_of,
+            "risk": None,
+            "flagged": None,
+            "category": None,
+            "reasons": [],
+            "facts": None,
+            "model": model,
+        }
+    return {
+        "order_id": order_id,
+        "open": True,
+        "as_of": score.as_of,
+        "risk": score.risk,
+        "flagged": score.flagged,
+        "category": score.category,
+        "reasons": score.reasons,
+        "facts": score.facts,
+        "model": score.model,
+    }
+
+
+@blueprint.post("/v1/orders/risk")
+@requires("predict")
+def score_orders() -> ResponseReturnValue:
+    """Score one order or a batch, with their tracking events; nothing is stored."""
+    state = runtime()
+    body = parse_json_body(
+        lambda doc: "RiskBatchInput" if isinstance(doc, dict) and "orders" in doc else "RiskInput",
+        state.settings.max_body_bytes,
+    )
+    batch = "orders" in body
+    scorer = _scorer(state)
+    try:
+        as_of, results = order_service(state).score(
+            scorer,
+            body["orders"] if batch else [body["order"]],
+            body.get("events") or [],
+            body.get("as_of"),
+        )
+    except InputError as exc:
+        raise _invalid(exc) from None
+    model = {"name": scorer.name, "version": scorer.version, "threshold": scorer.threshold}
+    documents = [risk_document(i, s, as_of.isoformat(), model) for i, s in results]
+    if batch:
+        return jsonify({"as_of": as_of.isoformat(), "results": documents})
+    return jsonify(documents[0])
+
+
+def ingest_document(result: Any) -> dict[str, Any]:
+    saved = result.saved
+    return {
+        "as_of": result.as_of.isoformat(),
+        "orders": {"new": saved.orders_new, "updated": saved.orders_updated},
+        "events": {"new": saved.events_new, "duplicate": saved.events_duplicate},
+        "scored": result.scored,
+        "flagged": result.flagged,
+        "suggestions": [s.to_dict() for s in result.suggestions],
+    }
+
+
+def _ingest(schema: str) -> ResponseReturnValue:
+    state = runtime()
+    body = parse_json_body(schema, state.settings.max_body_bytes)
+    scorer = _scorer(state)  # before storing anything: 503 leaves the database untouched
+    try:
+        result = order_service(state).ingest(
+            scorer, body.get("orders") or [], body.get("events") or []
+        )
+    except InputError as exc:
+        raise _invalid(exc) from None
+    return jsonify(ingest_document(result))
+
+
+@blueprint.post("/v1/orders")
+@requires("analyst")
+def ingest_orders() -> ResponseReturnValue:
+    """Store orders (and optionally their events), re-score them, suggest cases."""
+    return _ingest("OrdersIngest")
+
+
+@blueprint.post("/v1/orders/events")
+@requires("analyst")
+def ingest_events() -> ResponseReturnValue:
+    """Store tracking events of stored orders, re-score those orders, suggest cases."""
+    return _ingest("EventsIngest")
+
+
+# -- OpenAPI ---------------------------------------------------------------------------------
+def _time(description: str, nullable: bool = False) -> dict[str, Any]:
+    return {
+        "type": ["string", "null"] if nullable else "string",
+        "maxLength": 40,
+        "pattern": ISO_TIME,
+        "x-pattern-message": "must be an ISO 8601 date or date-time, e.g. 2024-11-12T09:30:00Z",
+        "description": description,
+    }
+
+
+def _schemas(settings: Settings) -> dict[str, Any]:
+    text = {"type": ["string", "null"], "maxLength": 100}
+    number = {"type": ["number", "null"], "minimum": 0}
+    order_id = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S", **NO_NUL}
+    events_limit = settings.batch_limit * EVENTS_PER_ORDER
+    events = {
+        "type": "array",
+        "maxItems": events_limit,
+        "items": ref("TrackingEventInput"),
+        "description": f"Tracking events (at most {events_limit}).",
+    }
+    as_of = _time("Score as known at this time (default: now). Times without a zone are UTC.")
+    orders = {"type": "array", "minItems": 1, "maxItems": settings.batch_limit}
+    model = {
+        "type": "object",
+        "required": ["name", "version", "threshold"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "threshold": {"type": "number", "description": "Risk at which an order is flagged."},
+        },
+    }
+    return {
+        "OrderInput": {
+            "type": "object",
+            "description": "An order in the canonical schema (triage.orders.schema). Times "
+            "without a zone are UTC. An order stored again replaces the stored record.",
+            "required": ["order_id", "purchased_at", "promised_date"],
+            "additionalProperties": False,
+            "properties": {
+                "order_id": order_id,
+                "purchased_at": _time("When the buyer paid."),
+                "promised_date": _time(
+                    "The delivery date promised to the buyer (on time: delivered that day or "
+                    "before)."
+                ),
+                "ship_by": _time("The seller's hand-over deadline.", nullable=True),
+                **{
+                    name: text
+                    for name in (
+                        "seller_id",
+                        "seller_region",
+                        "buyer_region",
+                        "carrier",
+                        "service_level",
+                        "category",
+                    )
+                },
+                "n_items": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
+                "weight_kg": number,
+                "price": number,
+                "freight": number,
+                "distance_km": number,
+                "delivered_at": _time("When the buyer received it (closes the order).", True),
+                "canceled": {"type": ["boolean", "null"]},
+            },
+        },
+        "TrackingEventInput": {
+            "type": "object",
+            "required": ["order_id", "time", "event_type"],
+            "additionalProperties": False,
+            "properties": {
+                "order_id": order_id,
+                "time": _time("When the event happened."),
+                "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+                "location": text,
+            },
+        },
+        "RiskInput": {
+            "type": "object",
+            "required": ["order"],
+            "additionalProperties": False,
+            "properties": {"order": ref("OrderInput"), "events": events, "as_of": as_of},
+        },
+        "RiskBatchInput": {
+            "type": "object",
+            "required": ["orders"],
+            "additionalProperties": False,
+            "properties": {
+                "orders": {**orders, "items": ref("OrderInput")},
+                "events": events,
+                "as_of": as_of,
+            },
+        },
+        "Reason": {
+            "type": "object",
+            "required": ["factor", "impact", "text_en", "text_zh"],
+            "properties": {
+                "factor": {"type": "string"},
+                "impact": {"type": "number", "description": "How much the factor adds to risk."},
+                "text_en": {"type": "string"},
+                "text_zh": {"type": "string"},
+            },
+        },
+        "OrderFacts": {
+            "type": "object",
+            "description": "What a draft case needs: the order, its dates, carrier and last "
+            "tracking event as known at `as_of`.",
+            "required": ["order_id", "purchased_at", "promised_date", "carrier", "last_event"],
+            "properties": {
+                "order_id": {"type": "string"},
+                "purchased_at": {"type": "string"},
+                "promised_date": {"type": "string"},
+                "carrier": {"type": "string"},
+                "service_level": {"type": "string"},
+                "seller_id": {"type": "string"},
+                "buyer_region": {"type": "string"},
+                "days_left": {"type": "number"},
+                "handed_over": {"type": "boolean"},
+                "last_event": {"type": "string"},
+                "last_event_time": {"type": ["string", "null"]},
+                "last_location": {"type": "string"},
+            },
+        },
+        "RiskModel": model,
+        "OrderRisk": {
+            "type": "object",
+            "required": [
+                "order_id",
+                "open",
+                "as_of",
+                "risk",
+                "flagged",
+                "category",
+                "reasons",
+                "facts",
+                "model",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "order_id": {"type": "string"},
+                "open": {
+                    "type": "boolean",
+                    "description": "False when the order is not open at `as_of` (delivered, "
+                    "canceled, not purchased yet, or over 30 days past its promise): no score.",
+                },
+                "as_of": {"type": "string", "format": "date-time"},
+                "risk": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+                "flagged": {"type": ["boolean", "null"]},
+                "category": {"enum": [*SUGGESTED_CATEGORIES, None]},
+                "reasons": {"type": "array", "items": ref("Reason")},
+                "facts": {"oneOf": [ref("OrderFacts"), {"type": "null"}]},
+                "model": ref("RiskModel"),
+            },
+        },
+        "RiskBatchResult": {
+            "type": "object",
+            "required": ["as_of", "results"],
+            "additionalProperties": False,
+            "properties": {
+                "as_of": {"type": "string", "format": "date-time"},
+                "results": {"type": "array", "items": ref("OrderRisk")},
+            },
+        },
+        "OrdersIngest": {
+            "type": "object",
+            "required": ["orders"],
+            "additionalProperties": False,
+            "properties": {"orders": {**orders, "items": ref("OrderInput")}, "events": events},
+        },
+        "EventsIngest": {
+            "type": "object",
+            "required": ["events"],
+            "additionalProperties": False,
+            "properties": {"events": {**events, "minItems": 1}},
+        },
+        "IngestResult": {
+            "type": "object",
+            "required": ["as_of", "orders", "events", "scored", "flagged", "suggestions"],
+            "additionalProperties": False,
+            "properties": {
+                "as_of": {"type": "string", "format": "date-time"},
+                "orders": {
+                    "type": "object",
+                    "required": ["new", "updated"],
+                    "properties": {
+                        "new": {"type": "integer", "minimum": 0},
+                        "updated": {"type": "integer", "minimum": 0},
+                    },
+                },
+                "events": {
+                    "type": "object",
+                    "required": ["new", "duplicate"],
+                    "properties": {
+                        "new": {"type": "integer", "minimum": 0},
+                        "duplicate": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Events already stored (same order, time, type).",
+                        },
+                    },
+                },
+                "scored": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Open orders among those touched, re-scored as of now.",
+                },
+                "flagged": {"type": "integer", "minimum": 0},
+                "suggestions": {
+                    "type": "array",
+                    "items": ref("Suggestion"),
+                    "description": "Suggestions made by this ingest (the policy allows one "
+                    "open suggestion per order, none during a cooldown or when a case exists).",
+                },
+            },
+        },
+    }
+
+
+def openapi(settings: Settings) -> dict[str, Any]:
+    secured = {"security": [{"bearer": []}, {"apiKey": []}]}
+    stamp = "2024-11-08T10:00:00Z"
+    order = {
+        "order_id": "A1001",
+        "purchased_at": stamp,
+        "promised_date": "2024-11-13",
+        "carrier": "Panda Post",
+        "seller_id": "S42",
+        "buyer_region": "SH",
+        "seller_region": "GD",
+    }
+    event = {"order_id": "A1001", "time": "2024-11-09T08:00:00Z", "event_type": "picked_up"}
+    ingest_errors = error_responses(400, 401, 403, 413, 415, 422, 429, 503)
+    batch_note = (
+        f"At most {settings.batch_limit} orders and "
+        f"{settings.batch_limit * EVENTS_PER_ORDER} events per request; all-or-nothing."
+    )
+    return {
+        "paths": {
+            "/v1/orders/risk": {
+                "post": {
+                    "operationId": "scoreOrders",
+                    "tags": ["orders"],
+                    "summary": "Risk that orders arrive late, with reasons; nothing is stored.",
+                    "description": (
+                        'Send `{"order", "events"?, "as_of"?}` or `{"orders": [...], '
+                        '"events"?, "as_of"?}`. The stored orders are the history the seller, '
+                        "lane and platform features come from; the orders given replace stored "
+                        f"ones of the same id for this calculation. {batch_note}"
+                    ),
+                    "x-required-role": "predict",
+                    **secured,
+                    "requestBody": json_body(
+                        {"oneOf": [ref("RiskInput"), ref("RiskBatchInput")]},
+                        example={"order": order, "events": [event]},
+                    ),
+                    "responses": {
+                        "200": json_response(
+                            {"oneOf": [ref("OrderRisk"), ref("RiskBatchResult")]},
+                            "One order's risk, or `results` in the order of `orders`.",
+                        ),
+                        **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/v1/orders": {
+                "post": {
+                    "operationId": "ingestOrders",
+                    "tags": ["orders"],
+                    "summary": "Store orders (and their events), re-score them, suggest cases.",
+                    "description": (
+                        "An order stored again replaces the stored record (e.g. with "
+                        f"`delivered_at` or `canceled`). {batch_note} Needs the risk model "
+                        "(503 otherwise, nothing stored)."
+                    ),
+                    "x-required-role": "analyst",
+                    **secured,
+                    "requestBody": json_body(
+                        ref("OrdersIngest"), example={"orders": [order], "events": [event]}
+                    ),
+                    "responses": {
+                        "200": json_response(ref("IngestResult"), "Stored and re-scored."),
+                        **ingest_errors,
+                    },
+                }
+            },
+            "/v1/orders/events": {
+                "post": {
+                    "operationId": "ingestOrderEvents",
+                    "tags": ["orders"],
+                    "summary": "Store tracking events of stored orders, re-score, suggest cases.",
+                    "description": (
+                        "Every event's order must be stored (422 otherwise). An event already "
+                        f"stored (same order, time and type) is counted as a duplicate. {batch_note}"
+                    ),
+                    "x-required-role": "analyst",
+                    **secured,
+                    "requestBody": json_body(ref("EventsIngest"), example={"events": [event]}),
+                    "responses": {
+                        "200": json_response(ref("IngestResult"), "Stored and re-scored."),
+                        **ingest_errors,
+                    },
+                }
+            },
+        },
+        "components": {"schemas": _schemas(settings)},
+    }
