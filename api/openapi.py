@@ -41,7 +41,7 @@ Fragment = dict[str, Any]
 
 #: Added to free-text string schemas: NUL characters are refused (422) everywhere, since
 #: PostgreSQL cannot store them (api.validation checks every string of a body).
-NO_NUL: dict[str, Any] = {"not": {"pattern": "\\u0000"}}
+NO_NUL: dict[str, Any] = {"not": {"type": "string", "pattern": "\\u0000"}}
 
 
 def ref(name: str) -> dict[str, str]:

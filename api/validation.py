@@ -24,7 +24,7 @@ from flask import request
 from jsonschema.exceptions import ValidationError
 
 from api.errors import ApiError
-from api.openapi import openapi_for
+from api.openapi import NO_NUL, openapi_for
 
 __all__ = ["field_path", "parse_json_body", "query_int"]
 
@@ -179,7 +179,7 @@ def _translate(error: ValidationError) -> ApiError:
         message = f"{where}: must be one of {', '.join(json.dumps(v) for v in bound)}"
     elif keyword == "pattern" and schema.get("x-pattern-message"):
         message = f"{where}: {schema['x-pattern-message']}"
-    elif keyword == "not" and error.validator_value == {"pattern": "\\u0000"}:
+    elif keyword == "not" and error.validator_value == NO_NUL["not"]:
         message = f"{where}: contains a NUL character"
     elif keyword in _BOUNDS:
         detail["limit"] = bound

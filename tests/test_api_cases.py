@@ -238,3 +238,17 @@ def test_log_without_db_answers_unlogged(make_app, monkeypatch):
         URL, json={"text": EN}, headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status_code == 200 and response.get_json()["logged"] is False
+
+
+def test_null_optional_fields_are_accepted(client, auth):
+    response = client.post(
+        "/v1/cases/categorize",
+        json={"text": "where is my parcel", "order_id": None, "role": None, "lang": None},
+        headers=auth("predict"),
+    )
+    assert response.status_code == 200, response.get_json()
+    response = client.post(
+        "/v1/cases/categorize", json={"text": "where is my parcel", "order_id": "a\u0000b"},
+        headers=auth("predict"),
+    )
+    assert response.status_code == 422 and "NUL" in response.get_json()["error"]["message"]
