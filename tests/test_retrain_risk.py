@@ -269,3 +269,22 @@ def test_an_unexpected_failure_exits_1_with_one_line(tmp_path, monkeypatch, file
     assert _error_lines(result.stderr) == [
         "retrain risk: failed: RuntimeError: disk full while writing"
     ]
+
+
+def test_retrain_from_the_orders_stored_in_the_database(tmp_path, monkeypatch, market):
+    import datetime as dt
+
+    from triage.orders.storage import OrderStore
+    from triage.store import Store
+
+    empty = _invoke(tmp_path, monkeypatch, "--from-db", "--dry-run")
+    assert empty.exit_code == 2 and "holds no orders" in _error_lines(empty.stderr)[-1]
+    store = Store.from_settings(Settings.from_env({"data_dir": tmp_path / "var"}))
+    store.migrate()
+    OrderStore(store).save(*market, now=dt.datetime.now(dt.UTC))
+    store.dispose()
+    result = _invoke(tmp_path, monkeypatch, "--from-db", "--holdout-days", 7, "--dry-run", "--json")
+    assert result.exit_code == EXIT_PROMOTED, result.output  # no champion yet: would promote
+    assert json.loads(result.stdout)["status"] == "dry-run-promote"
+    both = _invoke(tmp_path, monkeypatch, "--from-db", "--data", "x.csv")
+    assert both.exit_code == 2 and "not both" in _error_lines(both.stderr)[-1]

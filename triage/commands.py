@@ -16,6 +16,23 @@ def models() -> None:
     """List, promote and roll back registered model versions."""
 
 
+def _headline(metrics: dict) -> str:
+    """A few figures of a version for one line: classifier accuracy, or risk ROC AUC per point."""
+    if "decision_points" in metrics:
+        aucs = ", ".join(
+            f"{point} {row['roc_auc']}"
+            for point, row in metrics["decision_points"].items()
+            if isinstance(row.get("roc_auc"), float)
+        )
+        return f"ROC AUC {aucs}" if aucs else ""
+    headline = metrics.get("held_out", metrics)
+    return ", ".join(
+        f"{k} {headline[k]}"
+        for k in ("accuracy", "macro_f1", "ece")
+        if isinstance(headline.get(k), float)
+    )
+
+
 @models.command("list")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True)
@@ -36,13 +53,7 @@ def models_list(name, as_json):
     for n, versions in listing.items():
         click.echo(n)
         for meta in versions:
-            metrics = meta.get("metrics", {})
-            headline = metrics.get("held_out", metrics)
-            figures = ", ".join(
-                f"{k} {headline[k]}"
-                for k in ("accuracy", "macro_f1", "ece")
-                if isinstance(headline.get(k), float)
-            )
+            figures = _headline(meta.get("metrics", {}))
             reason = f"  ({meta['rejected_reason']})" if meta.get("rejected_reason") else ""
             click.echo(
                 f"  {meta['version']}  {meta['status']:9s}  {meta.get('created_at', '')}  {figures}{reason}"

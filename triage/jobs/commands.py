@@ -202,12 +202,19 @@ def retrain_cases_command(
     type=click.FloatRange(0.05, 1.0),
     help="Order-level precision the suggestion threshold aims at.",
 )
+@click.option(
+    "--from-db",
+    is_flag=True,
+    help="Train on the orders and tracking events stored in the service database "
+    "(ingested with POST /v1/orders and /v1/orders/events).",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 @handle_errors
 def retrain_risk_command(
     data_path,
     events_path,
+    from_db,
     holdout_from,
     holdout_days,
     dry_run,
@@ -230,9 +237,24 @@ def retrain_risk_command(
         raise InputError("give --holdout-from or --holdout-days, not both")
     if events_path is not None and data_path is None:
         raise InputError("--events needs --data (the orders the events belong to)")
+    if from_db and data_path is not None:
+        raise InputError("give --data or --from-db, not both")
     settings = settings_from_context()
     params = None
-    if data_path is None:
+    if from_db:
+        from triage.orders.storage import OrderStore
+        from triage.store import Store
+
+        store = Store.from_settings(settings)
+        try:
+            store.migrate()
+            orders, events = OrderStore(store).tables()
+        finally:
+            store.dispose()
+        if orders.empty:
+            raise InputError("the database holds no orders; ingest some or give --data FILE")
+        source = f"orders stored in {settings.effective_database_url.split('://')[0]} database"
+    elif data_path is None:
         from triage.orders.default import DEFAULT_PARAMS
 
         orders, events, source = default_training_data(seed)
