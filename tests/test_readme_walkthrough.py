@@ -60,9 +60,13 @@ def test_the_walkthrough_works_as_written(tmp_path):
         "TRIAGE_DATA_DIR": str(tmp_path / "var"),
         "TRIAGE_WORKERS": "2",
     }
-    # what `make run` does: bootstrap, then serve
+    # what `make run` does (see the Makefile): bootstrap, then serve
     subprocess.run(
-        [str(VENV_TRIAGE), "bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True
+        [str(VENV_TRIAGE), "bootstrap", "--demo-orders"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
