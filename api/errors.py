@@ -34,6 +34,9 @@ __all__ = ["ApiError", "error_response", "init_app"]
 log = logging.getLogger("triage.api")
 
 RETRY_AFTER_SECONDS = 5
+#: longest message a library error puts in a response: ids and values a request sent may be
+#: quoted in it, and an error must never echo a large (or personal) input back
+MAX_MESSAGE = 300
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -105,16 +108,22 @@ def _http_error(error: HTTPException) -> Response:
     return error_response(status, _HTTP_CODES.get(status, "http_error"), message, headers=headers)
 
 
+def _message(error: Exception) -> str:
+    """The error's message, cut to `MAX_MESSAGE` characters."""
+    text = str(error)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
 def _input_error(error: InputError) -> Response:
-    return error_response(422, "invalid_input", str(error))
+    return error_response(422, "invalid_input", _message(error))
 
 
 def _conflict(error: ConflictError) -> Response:
-    return error_response(409, "conflict", str(error))
+    return error_response(409, "conflict", _message(error))
 
 
 def _not_found(error: NotFoundError) -> Response:
-    return error_response(404, "not_found", str(error))
+    return error_response(404, "not_found", _message(error))
 
 
 def _store_error(error: StoreError) -> Response:
@@ -132,7 +141,7 @@ def _model_error(error: ModelError) -> Response:
     return error_response(
         503,
         "model_unavailable",
-        str(error),
+        _message(error),
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
