@@ -18,7 +18,50 @@ import click
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _UsageLine(click.ClickException):
+    """A usage error shown like every other bad input: one ``error:`` line, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _one_line(error: click.UsageError) -> click.ClickException:
+    if isinstance(error, click.exceptions.NoArgsIsHelpError):
+        return error  # a group called without a command: its help is the answer
+    hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+    return _UsageLine(" ".join(error.format_message().split()) + hint)
+
+
+class _Root(click.Group):
+    """The root group: usage errors (an unknown option, a value out of its range, a missing
+    argument) and arguments that are not valid UTF-8 become one ``error:`` line, status 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        for position, arg in enumerate(args, 1):
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes from the shell (surrogateescape)
+                raise _UsageLine(
+                    f"argument {position} is not valid UTF-8; give texts, names and paths in UTF-8"
+                ) from None
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise _one_line(error) from None
+
+
+@click.group(
+    cls=_Root,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--models-dir",
     type=click.Path(file_okay=False, path_type=Path),
