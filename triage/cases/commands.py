@@ -122,9 +122,10 @@ def train_cases(
             held_out = frame[split == "test"]
             frame = frame[split == "train"]
     texts = _texts(frame, text_col, str(data_path))
-    labels = frame[label_col].astype("string").tolist()
-    if any(label is None or label != label or str(label).strip() == "" for label in labels):
+    column = frame[label_col].astype("string")
+    if (column.isna() | (column.str.strip() == "")).any():  # pd.NA: no truth value, test isna
         raise InputError(f"{data_path}: empty labels in column {label_col!r}")
+    labels = column.tolist()
     target = target_precision or settings.target_precision
 
     from triage.cases.model import validate_training_data
