@@ -192,3 +192,30 @@ def two_versions(tmp_path, two_versions_dir) -> Path:
     target = tmp_path / "models"
     shutil.copytree(two_versions_dir, target, ignore=shutil.ignore_patterns(".lock"))
     return target
+
+
+# --- reliability (issue 7): a registry with both served models, for real servers -------------
+@pytest.fixture(scope="session")
+def served_models_dir(tmp_path_factory, two_versions_dir, api_risk_scorer):
+    """`two_versions_dir` (cases v1, v2 champion) plus the tiny risk model as the champion of
+    "risk": everything `triage serve` loads. Copy before changing it (`served_models` does)."""
+    import shutil
+
+    from triage.registry import Registry
+
+    root = tmp_path_factory.mktemp("served-models") / "models"
+    shutil.copytree(two_versions_dir, root, ignore=shutil.ignore_patterns(".lock"))
+    registry = Registry(root)
+    version = registry.create("risk", api_risk_scorer.model, {"kind": "risk_model", "metrics": {}})
+    registry.promote("risk", version)
+    return root
+
+
+@pytest.fixture
+def served_models(tmp_path, served_models_dir) -> Path:
+    """A private copy of `served_models_dir` for one test."""
+    import shutil
+
+    target = tmp_path / "models"
+    shutil.copytree(served_models_dir, target, ignore=shutil.ignore_patterns(".lock"))
+    return target
