@@ -63,8 +63,8 @@ def test_keys_create_refuses_an_unknown_role(run):
 
 
 def test_db_upgrade_and_current(run):
-    assert "schema at revision 0002" in run("db", "upgrade").output
-    assert run("db", "current").output.split() == ["current", "0002", "newest", "0002"]
+    assert "schema at revision 0003" in run("db", "upgrade").output
+    assert run("db", "current").output.split() == ["current", "0003", "newest", "0003"]
 
 
 def test_serve_refuses_a_busy_port(run):

@@ -59,6 +59,9 @@ class Settings:
     model_reload_seconds: float = 2.0
     #: days after a dismissed suggestion before the same order may be suggested again
     suggestion_cooldown_days: float = 3.0
+    #: keep the stored orders' history in each worker's memory between requests (off: every
+    #: risk score and ingest rebuilds it from the database, the same features but slower)
+    order_history_cache: bool = True
 
     @property
     def effective_database_url(self) -> str:

@@ -135,6 +135,9 @@ orders = sa.Table(
     sa.Column("delivered_at", UTCDateTime(), nullable=True),
     sa.Column("canceled", sa.Boolean(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # the data version of the last save that wrote the order or one of its events (migration
+    # 0003): workers reload only the orders above the version they hold (triage.orders.storage)
+    sa.Column("version", sa.BigInteger(), nullable=False, server_default=sa.text("0"), index=True),
 )
 
 #: tracking events; the same (order, time, type) is stored once

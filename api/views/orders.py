@@ -11,6 +11,8 @@ write orders. The risk model is the registry's champion ``risk``, served by this
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import weakref
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -22,16 +24,21 @@ from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import Runtime, runtime
 from api.validation import parse_json_body
 from triage.config import Settings
-from triage.errors import InputError
+from triage.errors import InputError, StoreError
 from triage.orders.schema import EVENT_TYPES, events_from_records, orders_from_records
 from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
 from triage.orders.service import OrderService
 from triage.registry import Registry
+from triage.store import Store
 from triage.taxonomy import Taxonomy
 
 __all__ = ["blueprint", "openapi", "order_service", "risk_scorer_loader", "setup"]
 
 blueprint = Blueprint("orders", __name__)
+log = logging.getLogger("triage.api")
+
+#: this worker's order service per database: it keeps the stored orders' history in memory
+_SERVICES: weakref.WeakKeyDictionary[Store, OrderService] = weakref.WeakKeyDictionary()
 
 EVENTS_PER_ORDER = 20  # the events limit of a body is this many per order of the batch limit
 SUGGESTED_CATEGORIES = ["shipping_delay", "not_received"]
@@ -55,14 +62,33 @@ def risk_scorer_loader(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
 
 
 def setup(state: Runtime) -> None:
-    """Serve the risk model too (optional: the service is ready without it)."""
-    state.models.add_loader(RISK_MODEL_NAME, risk_scorer_loader, required=False)
+    """Serve the risk model too (optional: the service is ready without it), and load the
+    stored orders' history with it, so that the first requests find it in memory."""
+
+    def load(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
+        scorer = risk_scorer_loader(registry, taxonomy)
+        try:
+            order_service(state).warm()
+        except StoreError as exc:  # the first request that scores loads it instead
+            log.warning("order history not loaded yet: %s", exc)
+        return scorer
+
+    state.models.add_loader(RISK_MODEL_NAME, load, required=False)
 
 
 def order_service(state: Runtime) -> OrderService:
-    """The order service on this worker's database."""
-    days = state.settings.suggestion_cooldown_days
-    return OrderService(state.store, cooldown=dt.timedelta(days=days))
+    """This worker's order service on its database, made once, with its history cache unless
+    the setting ``order_history_cache`` turns it off."""
+    service = _SERVICES.get(state.store)
+    if service is None:
+        days = state.settings.suggestion_cooldown_days
+        service = OrderService(
+            state.store,
+            cooldown=dt.timedelta(days=days),
+            history_cache=state.settings.order_history_cache,
+        )
+        service = _SERVICES.setdefault(state.store, service)
+    return service
 
 
 def _scorer(state: Runtime) -> RiskScorer:
@@ -140,6 +166,7 @@ def ingest_document(result: Any) -> dict[str, Any]:
         "scored": result.scored,
         "flagged": result.flagged,
         "suggestions": [s.to_dict() for s in result.suggestions],
+        "closed": [s.to_dict() for s in result.closed],
     }
 
 
@@ -349,7 +376,15 @@ def _schemas(settings: Settings) -> dict[str, Any]:
         },
         "IngestResult": {
             "type": "object",
-            "required": ["as_of", "orders", "events", "scored", "flagged", "suggestions"],
+            "required": [
+                "as_of",
+                "orders",
+                "events",
+                "scored",
+                "flagged",
+                "suggestions",
+                "closed",
+            ],
             "additionalProperties": False,
             "properties": {
                 "as_of": {"type": "string", "format": "date-time"},
@@ -384,6 +419,13 @@ def _schemas(settings: Settings) -> dict[str, Any]:
                     "items": ref("Suggestion"),
                     "description": "Suggestions made by this ingest (the policy allows one "
                     "open suggestion per order, none during a cooldown or when a case exists).",
+                },
+                "closed": {
+                    "type": "array",
+                    "items": ref("Suggestion"),
+                    "description": "Open suggestions this ingest closed because their order is "
+                    "no longer open: `resolved` (delivered or canceled) or `expired` (over 30 "
+                    "days past its promise).",
                 },
             },
         },

@@ -314,7 +314,9 @@ def score_orders(
         database.migrate()
         store, where = DatabaseSuggestionStore(database), database.url.render_as_string()
         cases |= store.cases_for(s.order_id for s in scores)
-    policy = SuggestionPolicy(scorer.threshold, dt.timedelta(days=settings.suggestion_cooldown_days))
+    policy = SuggestionPolicy(
+        scorer.threshold, dt.timedelta(days=settings.suggestion_cooldown_days)
+    )
     made = suggest_each(policy, scores, store, has_case=cases)
     records = [s.to_dict() for s in made]
     if out_path is not None:

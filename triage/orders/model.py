@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from triage.errors import InputError, NotFittedError
 from triage.orders.features import CATEGORICAL, FEATURES
@@ -61,18 +61,31 @@ MONOTONIC = {
 }  # categories kept per column; rarer ones become "other"
 
 
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _controller() -> ThreadpoolController:
+    """One thread-pool controller per process: finding the loaded thread pools takes a few
+    milliseconds, too much to repeat for every prediction of one order."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def encode_features(X: pd.DataFrame, levels: dict[str, list[str]]) -> np.ndarray:
     """Numeric matrix of `X`: categorical columns as codes into `levels` (unknown: "other")."""
-    columns = []
-    for name in FEATURES:
+    matrix = np.empty((len(X), len(FEATURES)))
+    for j, name in enumerate(FEATURES):
+        values = X[name].to_numpy()
         if name in levels:
             known = levels[name]
-            codes = pd.Categorical(X[name].to_numpy(object), categories=known).codes.astype(float)
-            codes[codes < 0] = len(known) - 1  # the last level is "other"
-            columns.append(codes)
+            # an index lookup, not pd.Categorical: values outside the categories are expected
+            # here (a carrier the model never saw) and pandas deprecates them in a Categorical
+            codes = pd.Index(known).get_indexer(values.astype(object))
+            matrix[:, j] = np.where(codes < 0, len(known) - 1, codes)  # the last is "other"
         else:
-            columns.append(X[name].to_numpy(float))
-    return np.column_stack(columns)
+            matrix[:, j] = values
+    return matrix
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -137,7 +150,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         than free cores make training many times slower, not faster."""
         if self.n_threads is None:
             return contextlib.nullcontext()
-        return threadpool_limits(limits=self.n_threads, user_api="openmp")
+        return _controller().limit(limits=self.n_threads, user_api="openmp")
 
     def fit(
         self,

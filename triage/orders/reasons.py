@@ -18,7 +18,7 @@ import pandas as pd
 
 from triage.orders.features import CATEGORICAL, FEATURES
 
-__all__ = ["FACTORS", "Reason", "explain"]
+__all__ = ["FACTORS", "Reason", "explain", "explain_risk"]
 
 
 @dataclass(frozen=True)
@@ -189,23 +189,37 @@ def explain(
     min_impact: float = 0.01,
 ) -> list[list[Reason]]:
     """The `top` reasons (impact >= `min_impact`) behind each row of `X`, strongest first."""
+    return explain_risk(model, X, risk, top=top, min_impact=min_impact)[1]
+
+
+def explain_risk(
+    model,
+    X: pd.DataFrame,
+    risk: np.ndarray | None = None,
+    *,
+    top: int = 3,
+    min_impact: float = 0.01,
+) -> tuple[np.ndarray, list[list[Reason]]]:
+    """(risk, reasons) of each row of `X`: `explain`, and the risk itself when not given,
+    all from one prediction (the rows as they are, then once per factor with that factor's
+    columns at their typical values)."""
     if len(X) == 0:
-        return []
+        return np.zeros(0), []
     X = X.reset_index(drop=True)
-    risk = model.predict_proba(X)[:, 1] if risk is None else np.asarray(risk, dtype=float)
     typical = _typical(model, X)
     names = list(FACTORS)
-    variants = []
-    for name in names:
-        variant = X.copy()
+    n, blocks = len(X), len(names) + (risk is None)
+    columns = {c: np.tile(X[c].to_numpy(), blocks) for c in X.columns}
+    for f, name in enumerate(names, start=blocks - len(names)):
         for column in FACTORS[name][0]:
-            variant[column] = typical[column]
-        variants.append(variant)
-    stacked = pd.concat(variants, ignore_index=True)
-    counterfactual = model.predict_proba(stacked)[:, 1].reshape(len(names), len(X))
-    impact = risk[None, :] - counterfactual
+            columns[column][f * n : (f + 1) * n] = typical[column]
+    stacked = model.predict_proba(pd.DataFrame(columns))[:, 1]
+    if risk is None:
+        risk, stacked = stacked[:n], stacked[n:]
+    risk = np.asarray(risk, dtype=float)
+    impact = risk[None, :] - stacked.reshape(len(names), n)
     reasons: list[list[Reason]] = []
-    for i in range(len(X)):
+    for i in range(n):
         row = X.iloc[i]
         chosen = []
         for f in np.argsort(-impact[:, i])[:top]:
@@ -214,4 +228,4 @@ def explain(
             text_en, text_zh = FACTORS[names[f]][1](row)
             chosen.append(Reason(names[f], round(float(impact[f, i]), 4), text_en, text_zh))
         reasons.append(chosen)
-    return reasons
+    return risk, reasons

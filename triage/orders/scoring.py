@@ -19,16 +19,18 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import InputError, ModelError
+from triage.orders.drafts import overdue_phrase
 from triage.orders.features import OrderFeatures
-from triage.orders.reasons import Reason, explain
+from triage.orders.reasons import Reason, explain, explain_risk
 from triage.orders.snapshots import DAY, delivery_times, promise_end, seconds
 from triage.registry import LoadedModel, Registry
 
-__all__ = ["RISK_MODEL_NAME", "RiskScore", "RiskScorer", "suggested_category"]
+__all__ = ["RISK_MODEL_NAME", "RiskScore", "RiskScorer", "order_states", "suggested_category"]
 
 RISK_MODEL_NAME = "risk"
-SILENT_DAYS = 7.0
-MAX_OVERDUE_DAYS = 30  # open orders further past their promise are not scored  # handed over and no tracking event for this long: probably lost
+SILENT_DAYS = 7.0  # handed over and no tracking event for this long: probably lost
+LOST_AFTER_DAYS = 7.0  # handed over and this long past the promise, undelivered: probably lost
+MAX_OVERDUE_DAYS = 30  # open orders further past their promise are not scored
 
 
 @dataclass
@@ -49,10 +51,27 @@ class RiskScore:
 
 
 def suggested_category(days_left: float, handed_over: bool, days_since_last_event: float) -> str:
-    """not_received once the promise is broken or tracking went silent; else shipping_delay."""
-    if days_left < 0 or (handed_over and days_since_last_event >= SILENT_DAYS):
-        return "not_received"
-    return "shipping_delay"
+    """not_received when the parcel looks lost: handed to the carrier, then tracking silent for
+    `SILENT_DAYS` or the promise broken `LOST_AFTER_DAYS` ago. Otherwise shipping_delay, as the
+    taxonomy files a parcel past its expected date, silent tracking and late dispatch."""
+    lost = days_since_last_event >= SILENT_DAYS or -days_left >= LOST_AFTER_DAYS
+    return "not_received" if handed_over and lost else "shipping_delay"
+
+
+def order_states(orders: pd.DataFrame, events: pd.DataFrame, t: int) -> np.ndarray:
+    """Per order at `t` (seconds): "delivered", "canceled", "overdue" (undelivered more than
+    `MAX_OVERDUE_DAYS` past its promise: no longer scored), "future" (not purchased yet) or
+    "open". A suggestion for an order that is delivered or canceled is resolved, for an overdue
+    one it has expired."""
+    delivered = delivery_times(orders, events) <= t
+    canceled = orders["canceled"].to_numpy(bool)
+    overdue = promise_end(orders) + MAX_OVERDUE_DAYS * DAY <= t
+    future = seconds(orders["purchased_at"]) > t
+    return np.select(
+        [delivered, canceled, future, overdue],
+        ["delivered", "canceled", "future", "overdue"],
+        "open",
+    )
 
 
 def _as_of_seconds(as_of, orders: pd.DataFrame, events: pd.DataFrame) -> int:
@@ -123,9 +142,27 @@ class RiskScorer:
     ) -> pd.DataFrame:
         """order_id, risk, flagged and the feature values of every open order (no reasons).
 
+        `features`: an `OrderFeatures` over these very tables, e.g. with the stored orders'
+        history from triage.orders.history_cache (built from `orders` and `events` otherwise).
+
         `total(n)` is called once with the number of open orders to score, `progress(n)` after
         each batch with the number scored in it (a progress bar's total and update).
         """
+        t, rows = self._rows(orders, events, as_of, order_ids)
+        if total:
+            total(len(rows))
+        features = features or OrderFeatures(orders, events)
+        frames = []
+        for start in range(0, len(rows), batch_size):
+            chunk = rows[start : start + batch_size]
+            X = features.build(chunk, np.full(len(chunk), t, np.int64))
+            frames.append(self._framed(X, self.model.predict_proba(X)[:, 1], chunk, orders))
+            if progress:
+                progress(len(chunk))
+        return self._joined(frames, t)
+
+    def _rows(self, orders, events, as_of, order_ids) -> tuple[int, np.ndarray]:
+        """The scoring time in seconds and the positions of the open orders to score."""
         t = _as_of_seconds(as_of, orders, events)
         rows = self.open_rows(orders, events, t)
         if order_ids is not None:
@@ -134,25 +171,21 @@ class RiskScorer:
             if len(unknown):
                 raise InputError(f"unknown order id(s): {', '.join(map(str, unknown[:5]))}")
             rows = rows[orders["order_id"].iloc[rows].isin(wanted).to_numpy()]
-        if total:
-            total(len(rows))
-        features = features or OrderFeatures(orders, events)
-        frames = []
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start : start + batch_size]
-            X = features.build(chunk, np.full(len(chunk), t, np.int64))
-            risk = self.model.predict_proba(X)[:, 1]
-            past = X["days_left"].to_numpy() <= 0
-            risk = np.where(past, 1.0, risk)
-            X.insert(0, "risk", np.round(risk, 6))
-            X.insert(0, "order_id", orders["order_id"].to_numpy()[chunk])
-            X.insert(0, "row", chunk)
-            frames.append(X)
-            if progress:
-                progress(len(chunk))
+        return t, rows
+
+    @staticmethod
+    def _framed(X: pd.DataFrame, risk: np.ndarray, rows: np.ndarray, orders) -> pd.DataFrame:
+        """`X` with row, order_id and risk in front (1.0 once the promise is broken)."""
+        past = X["days_left"].to_numpy() <= 0
+        X.insert(0, "risk", np.round(np.where(past, 1.0, risk), 6))
+        X.insert(0, "order_id", orders["order_id"].to_numpy()[rows])
+        X.insert(0, "row", rows)
+        return X
+
+    def _joined(self, frames: list[pd.DataFrame], t: int) -> pd.DataFrame:
         if not frames:
             return pd.DataFrame(columns=["row", "order_id", "risk", "flagged"])
-        out = pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         out["flagged"] = out["risk"] >= self.threshold
         out.attrs["as_of"] = pd.Timestamp(t, unit="s", tz="UTC")
         return out
@@ -166,12 +199,25 @@ class RiskScorer:
         order_ids: Iterable[str] | None = None,
         only_flagged: bool = False,
         top_reasons: int = 3,
+        features: OrderFeatures | None = None,
     ) -> list[RiskScore]:
         """Full `RiskScore`s (reasons, category, facts) of open orders, highest risk first."""
-        frame = self.score_frame(orders, events, as_of=as_of, order_ids=order_ids)
-        if only_flagged and len(frame):
-            frame = frame[frame["flagged"]]
-        return self.describe(frame, orders, events, top_reasons=top_reasons)
+        if only_flagged:  # reasons for the flagged ones only
+            frame = self.score_frame(
+                orders, events, as_of=as_of, order_ids=order_ids, features=features
+            )
+            frame = frame[frame["flagged"]] if len(frame) else frame
+            return self.describe(frame, orders, events, top_reasons=top_reasons)
+        # every order gets its reasons: its risk comes from the same prediction
+        t, rows = self._rows(orders, events, as_of, order_ids)
+        features = features or OrderFeatures(orders, events)
+        X = features.build(rows, np.full(len(rows), t, np.int64))
+        model_rows = np.flatnonzero(X["days_left"].to_numpy() > 0)
+        risk = np.ones(len(rows))
+        risk[model_rows], explained = explain_risk(self.model, X.iloc[model_rows], top=top_reasons)
+        reasons = dict(zip(rows[model_rows].tolist(), explained, strict=True))
+        frame = self._joined([self._framed(X, risk, rows, orders)] if len(rows) else [], t)
+        return self.describe(frame, orders, events, top_reasons=top_reasons, reasons=reasons)
 
     def describe(
         self,
@@ -180,38 +226,44 @@ class RiskScorer:
         events: pd.DataFrame,
         *,
         top_reasons: int = 3,
+        reasons: dict[int, list[Reason]] | None = None,
     ) -> list[RiskScore]:
-        """`RiskScore`s for rows of a `score_frame` result."""
+        """`RiskScore`s for rows of a `score_frame` result (`reasons`: those already found,
+        by the order's row)."""
         if frame.empty:
             return []
         frame = frame.sort_values("risk", ascending=False, kind="stable").reset_index(drop=True)
         as_of = frame.attrs.get("as_of") or pd.Timestamp.now(tz="UTC")
-        model_rows = frame[frame["days_left"] > 0]
-        reasons: dict[int, list[Reason]] = {}
-        if len(model_rows):
-            explained = explain(
-                self.model,
-                model_rows.drop(columns=["row", "order_id", "risk", "flagged"]),
-                top=top_reasons,
-            )
-            reasons = dict(zip(model_rows.index, explained, strict=True))
+        if reasons is None:
+            model_rows = frame[frame["days_left"] > 0]
+            reasons = {}
+            if len(model_rows):
+                explained = explain(
+                    self.model,
+                    model_rows.drop(columns=["row", "order_id", "risk", "flagged"]),
+                    top=top_reasons,
+                )
+                reasons = dict(zip(model_rows["row"].tolist(), explained, strict=True))
         last = self._last_events(frame["order_id"], events, as_of)
         scores = []
-        for i, row in frame.iterrows():
+        for _, row in frame.iterrows():
             order = orders.iloc[int(row["row"])]
             days_left = float(row["days_left"])
             if days_left <= 0:
-                past = -days_left  # days since the end of the promised day
+                # days since the end of the promised day: "today", "1 day ago", "3 days ago"
+                past_en, past_zh = overdue_phrase(-days_left)
                 found = [
                     Reason(
                         "promise_broken",
                         1.0,
-                        f"the promised date passed {past:.0f} day(s) ago without delivery",
-                        f"承诺送达日已过 {past:.0f} 天，仍未送达",
+                        f"the promised delivery date passed {past_en} without delivery",
+                        "承诺送达日今天已过，仍未送达"
+                        if past_zh == "今天"
+                        else f"承诺送达日已过 {past_zh[:-1]}，仍未送达",
                     )
                 ]
             else:
-                found = reasons.get(i, [])
+                found = reasons.get(int(row["row"]), [])
             event = last.get(row["order_id"], {})
             facts = {
                 "order_id": row["order_id"],
@@ -223,6 +275,7 @@ class RiskScorer:
                 "buyer_region": order["buyer_region"],
                 "days_left": round(days_left, 2),
                 "handed_over": bool(row["handed_over"]),
+                "days_since_last_event": round(float(row["days_since_last_event"]), 2),
                 "last_event": event.get("event_type", "none"),
                 "last_event_time": event.get("time"),
                 "last_location": event.get("location", ""),

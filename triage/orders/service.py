@@ -11,7 +11,13 @@ Scores use the stored orders as history: the seller, lane and platform features 
 orders purchased in the `history_days` before the scoring time. Ingesting orders or events
 re-scores the orders they touch as of now, and `SuggestionPolicy` turns the flagged ones into
 suggestions (threshold of the model, one open suggestion per order, a cooldown after a
-dismissal, none when the order has a case).
+dismissal, none when the order has a case). An open suggestion whose order is no longer open
+is closed then: ``resolved`` (delivered or canceled) or ``expired`` (over 30 days past its
+promise).
+
+With ``history_cache=True`` (what a service worker uses) the stored orders' history stays in
+memory between calls (triage.orders.history_cache), so that scoring one order or ingesting one
+event costs milliseconds instead of a rebuild over every stored order, with the same features.
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from triage.config import Settings
 from triage.errors import ConflictError, InputError, NotFoundError
 from triage.orders.default import demo_open_orders
+from triage.orders.features import OrderFeatures
+from triage.orders.history_cache import HistoryCache
 from triage.orders.schema import events_from_records, orders_from_records
-from triage.orders.scoring import RiskScore, RiskScorer
+from triage.orders.scoring import RiskScore, RiskScorer, order_states
 from triage.orders.storage import TIME_COLUMNS, OrderStore, SavedOrders
 from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore, suggest_each
 from triage.orders.suggestions import Suggestion, SuggestionPolicy
@@ -37,7 +46,14 @@ from triage.store import PredictionRecord, Store
 from triage.store_tables import utcnow
 from triage.text.entities import redact
 
-__all__ = ["HISTORY_DAYS", "DemoLoad", "IngestResult", "OrderService", "ensure_demo_orders"]
+__all__ = [
+    "HISTORY_DAYS",
+    "DemoLoad",
+    "IngestResult",
+    "OrderService",
+    "Rescored",
+    "ensure_demo_orders",
+]
 
 HISTORY_DAYS = 120
 DRAFT_LANGUAGES = ("zh", "en")
@@ -52,6 +68,17 @@ class IngestResult:
     scored: int
     flagged: int
     suggestions: list[Suggestion] = field(default_factory=list)
+    closed: list[Suggestion] = field(default_factory=list)
+
+
+@dataclass
+class Rescored:
+    """What `OrderService.rescore` did: suggestions made and closed, orders scored, flagged."""
+
+    made: list[Suggestion]
+    closed: list[Suggestion]
+    scored: int
+    flagged: int
 
 
 @dataclass
@@ -99,11 +126,23 @@ class OrderService:
         *,
         cooldown: dt.timedelta = dt.timedelta(days=3),
         history_days: int = HISTORY_DAYS,
+        history_cache: bool = False,
     ):
         self.orders = OrderStore(store)
         self.suggestions = DatabaseSuggestionStore(store)
         self.cooldown = cooldown
         self.history = dt.timedelta(days=history_days)
+        self.cache = HistoryCache(self.orders, history_days=history_days) if history_cache else None
+
+    def warm(self, now: dt.datetime | None = None) -> None:
+        """Build the history cache now (no-op without one), so that requests find it ready."""
+        if self.cache is not None:
+            self.cache.refresh(now or utcnow())
+
+    def _cached(
+        self, orders: pd.DataFrame, events: pd.DataFrame, when: dt.datetime
+    ) -> OrderFeatures | None:
+        return self.cache.features(orders, events, when) if self.cache is not None else None
 
     def policy(self, scorer: RiskScorer) -> SuggestionPolicy:
         """The suggestion policy at the model's threshold."""
@@ -127,6 +166,23 @@ class OrderService:
         when = _as_of(as_of)
         given = orders_from_records(orders, where="orders")
         given_events = events_from_records(events, order_ids=given["order_id"], where="events")
+        ids = given["order_id"]
+        features = self._cached(given, given_events, when)
+        if features is not None:
+            scores = scorer.score(given, given_events, as_of=when, features=features)
+        else:
+            scores = self._score_rebuilt(scorer, given, given_events, when)
+        by_id = {s.order_id: s for s in scores}
+        return when, [(order_id, by_id.get(order_id)) for order_id in ids]
+
+    def _score_rebuilt(
+        self,
+        scorer: RiskScorer,
+        given: pd.DataFrame,
+        given_events: pd.DataFrame,
+        when: dt.datetime,
+    ) -> list[RiskScore]:
+        """`score` without the cache: the history rebuilt from the stored orders."""
         history, history_events = self.orders.tables(since=when - self.history)
         ids = given["order_id"]
         every = pd.concat([history[~history["order_id"].isin(ids)], given], ignore_index=True)
@@ -134,9 +190,7 @@ class OrderService:
             [history_events[~history_events["order_id"].isin(ids)], given_events],
             ignore_index=True,
         ).sort_values(["order_id", "time"], kind="stable", ignore_index=True)
-        scores = scorer.score(every, every_events, as_of=when, order_ids=list(ids))
-        by_id = {s.order_id: s for s in scores}
-        return when, [(order_id, by_id.get(order_id)) for order_id in ids]
+        return scorer.score(every, every_events, as_of=when, order_ids=list(ids))
 
     # -- ingest -----------------------------------------------------------------------
     def ingest(
@@ -163,27 +217,51 @@ class OrderService:
         saved = self.orders.save(given, given_events, now)
         if given_events is not None:
             ids |= set(given_events["order_id"])
-        made, scored, flagged = self.rescore(scorer, ids, now)
-        return IngestResult(now, saved, scored, flagged, made)
+        done = self.rescore(scorer, ids, now)
+        return IngestResult(now, saved, done.scored, done.flagged, done.made, done.closed)
 
     def rescore(
         self, scorer: RiskScorer, order_ids: Iterable[str] | None, now: dt.datetime
-    ) -> tuple[list[Suggestion], int, int]:
-        """Score stored orders (all open ones when `order_ids` is None) as of `now` and make
-        suggestions; returns (suggestions made, orders scored, orders flagged)."""
+    ) -> Rescored:
+        """Score stored orders (all open ones when `order_ids` is None) as of `now`, make
+        suggestions for the flagged ones and close those of orders no longer open."""
         wanted = None if order_ids is None else sorted(set(order_ids))
         if wanted is not None and not wanted:
-            return [], 0, 0
-        history, events = self.orders.tables(since=now - self.history, include=wanted or ())
-        if history.empty:
-            return [], 0, 0
-        scores = scorer.score(history, events, as_of=now, order_ids=wanted, only_flagged=False)
+            return Rescored([], [], 0, 0)
+        features = None
+        if wanted is not None and self.cache is not None:
+            orders, events = self.orders.tables_of(wanted)
+            features = self._cached(orders, events, now)
+        if features is not None:
+            scores = scorer.score(orders, events, as_of=now, features=features)
+        else:
+            orders, events = self.orders.tables(since=now - self.history, include=wanted or ())
+            scores = (
+                scorer.score(orders, events, as_of=now, order_ids=wanted) if len(orders) else []
+            )
         flagged = [s for s in scores if s.flagged]
         with_case = self.suggestions.cases_for(s.order_id for s in flagged)
         made = suggest_each(
             self.policy(scorer), flagged, self.suggestions, has_case=with_case, now=now
         )
-        return made, len(scores), len(flagged)
+        closed = self.close_settled(wanted, now)
+        return Rescored(made, closed, len(scores), len(flagged))
+
+    def close_settled(self, order_ids: Iterable[str] | None, now: dt.datetime) -> list[Suggestion]:
+        """Close the open suggestions of these orders (all when None) that are no longer open
+        at `now`: ``resolved`` when delivered or canceled, ``expired`` when over 30 days past
+        the promise. Returns the suggestions closed."""
+        pending = self.suggestions.open_orders(order_ids)
+        if not pending:
+            return []
+        orders, events = self.orders.tables_of(pending)
+        states = order_states(orders, events, int(now.timestamp()))
+        ids = orders["order_id"].to_numpy()
+        closed = self.suggestions.close(
+            ids[np.isin(states, ("delivered", "canceled"))], "resolved", now
+        )
+        closed += self.suggestions.close(ids[states == "overdue"], "expired", now)
+        return closed
 
     # -- decisions --------------------------------------------------------------------
     def _open(self, suggestion_id: str) -> Suggestion:
@@ -281,8 +359,8 @@ class OrderService:
             orders[column] = orders[column] + shift
         events = events.assign(time=events["time"] + shift)
         self.orders.save(orders, events, now)
-        made, scored, flagged = self.rescore(scorer, None, now)
-        return DemoLoad(len(orders), len(events), shift.days, scored, flagged, made)
+        done = self.rescore(scorer, None, now)
+        return DemoLoad(len(orders), len(events), shift.days, done.scored, done.flagged, done.made)
 
 
 def ensure_demo_orders(settings: Settings) -> DemoLoad | None:

@@ -12,6 +12,13 @@ A saved order replaces the stored record of the same id (that is how a delivery 
 cancellation reaches the database); a tracking event is stored once per (order, time, type), so
 sending the same events twice adds nothing. A call to `save` is one transaction: all of it is
 stored, or nothing.
+
+Each `save` that changes something takes the next data version (one more than the largest
+stored, read under the write lock, so versions follow the order of commits) and stamps it on
+the orders it wrote and on the orders whose events it added. `version()` is the latest one and
+`changed_since(v)` the orders (with all their events) stamped after `v`: how a worker's history
+cache (triage.orders.history_cache) catches up with what other workers stored. Orders are
+never deleted.
 """
 
 from __future__ import annotations
@@ -145,10 +152,12 @@ class OrderStore:
         `orders` (the database's foreign key refuses the write otherwise)."""
         orders_new = orders_updated = events_new = events_duplicate = 0
         with self.store.transaction(write=True) as conn:
+            version = self._next_version(conn)
             if orders is not None and len(orders):
                 rows = _records(orders, ORDER_COLUMNS)
                 for row in rows:
                     row["updated_at"] = now
+                    row["version"] = version
                 stored = self._known(conn, [r["order_id"] for r in rows])
                 fresh = [r for r in rows if r["order_id"] not in stored]
                 changed = [
@@ -172,8 +181,32 @@ class OrderStore:
                         fresh.append(row)
                 if fresh:
                     conn.execute(tracking_events.insert(), fresh)
+                    touched = sorted({r["order_id"] for r in fresh})
+                    for chunk in _chunks(touched):
+                        conn.execute(
+                            orders_table.update()
+                            .where(orders_table.c.order_id.in_(chunk))
+                            .values(version=version)
+                        )
                 events_new, events_duplicate = len(fresh), len(rows) - len(fresh)
         return SavedOrders(orders_new, orders_updated, events_new, events_duplicate)
+
+    @staticmethod
+    def _next_version(conn: Connection) -> int:
+        """One more than the largest stored version. SQLite's write lock (taken at BEGIN) makes
+        writers take turns; PostgreSQL gets a table lock that only other writers of orders wait
+        for, so two saves never share a version and versions follow the order of commits."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("LOCK TABLE orders IN SHARE ROW EXCLUSIVE MODE"))
+        latest = conn.execute(sa.select(sa.func.max(orders_table.c.version))).scalar_one()
+        return int(latest or 0) + 1
+
+    def version(self) -> int:
+        """The latest data version (0 when nothing was stored since migration 0003)."""
+        with self.store.transaction() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.max(orders_table.c.version))).scalar_one() or 0
+            )
 
     @staticmethod
     def _event_keys(conn: Connection, order_ids: Sequence[str]) -> set[tuple]:
@@ -183,6 +216,36 @@ class OrderStore:
             query = sa.select(*columns).where(tracking_events.c.order_id.in_(chunk))
             keys.update(tuple(row) for row in conn.execute(query))
         return keys
+
+    def changed_since(self, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(orders, events) of the orders stamped with a version above `version`, each with
+        all its events. Read `version()` before this: then nothing committed in between is
+        missed (an order may come twice, which a reader that replaces by id does not mind)."""
+        return self._select(orders_table.c.version > version)
+
+    def tables_of(self, order_ids: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(orders, events) of the stored orders among `order_ids`."""
+        wanted = sorted(set(order_ids))
+        if len(wanted) <= CHUNK:
+            return self._select(orders_table.c.order_id.in_(wanted))
+        orders, events = self._select(sa.true())
+        keep = orders["order_id"].isin(wanted)
+        return (
+            orders[keep].reset_index(drop=True),
+            events[events["order_id"].isin(wanted)].reset_index(drop=True),
+        )
+
+    def _select(self, condition: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with self.store.transaction() as conn:
+            order_rows = conn.execute(
+                sa.select(*(_raw(orders_table.c[name]) for name in ORDER_COLUMNS)).where(condition)
+            ).all()
+            event_rows = conn.execute(
+                sa.select(*(_raw(tracking_events.c[name]) for name in EVENT_COLUMNS))
+                .join(orders_table, orders_table.c.order_id == tracking_events.c.order_id)
+                .where(condition)
+            ).all()
+        return _orders_frame(order_rows), _events_frame(event_rows)
 
     def tables(
         self, *, since: dt.datetime | None = None, include: Iterable[str] = ()
@@ -203,16 +266,7 @@ class OrderStore:
                     condition = sa.or_(condition, orders_table.c.order_id.in_(include))
                 else:
                     condition = sa.true()
-        with self.store.transaction() as conn:
-            order_rows = conn.execute(
-                sa.select(*(_raw(orders_table.c[name]) for name in ORDER_COLUMNS)).where(condition)
-            ).all()
-            event_rows = conn.execute(
-                sa.select(*(_raw(tracking_events.c[name]) for name in EVENT_COLUMNS))
-                .join(orders_table, orders_table.c.order_id == tracking_events.c.order_id)
-                .where(condition)
-            ).all()
-        orders, events = _orders_frame(order_rows), _events_frame(event_rows)
+        orders, events = self._select(condition)
         if since is not None and include and len(include) > CHUNK:
             stamp = pd.Timestamp(since)
             keep = (orders["purchased_at"] >= stamp) | orders["order_id"].isin(include)
