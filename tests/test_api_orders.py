@@ -64,7 +64,7 @@ def test_risk_of_one_order_stores_nothing(post, get, app, api_risk_scorer):
     assert response.status_code == 200
     body = response.get_json()
     assert body["order_id"] == "R1" and body["open"] is True
-    assert body["risk"] == 1.0 and body["flagged"] is True and body["category"] == "not_received"
+    assert body["risk"] == 1.0 and body["flagged"] is True and body["category"] == "shipping_delay"
     assert body["reasons"][0]["factor"] == "promise_broken" and body["reasons"][0]["text_zh"]
     assert body["facts"]["carrier"] == "Panda Post" and body["facts"]["last_event"] == "picked_up"
     assert body["model"] == {
@@ -174,7 +174,7 @@ def test_ingest_stores_rescores_and_suggests(post, get):
     assert body["scored"] == 1 and body["flagged"] == 1
     [made] = body["suggestions"]
     assert made["order_id"] == "L1" and made["status"] == "open"
-    assert made["category"] == "not_received" and made["risk"] == 1.0
+    assert made["category"] == "shipping_delay" and made["risk"] == 1.0  # late, not lost yet
     assert "L1" in made["draft_zh"] and "订单" in made["draft_zh"]
     assert "L1" in made["draft_en"] and "Panda Post" in made["draft_en"]
     listed = get("/v1/suggestions").get_json()["suggestions"]

@@ -202,20 +202,25 @@ def test_accept_writes_the_case_and_the_prediction_with_the_decision(store):
 
 
 # -- the order service -----------------------------------------------------------------------
-@pytest.fixture
-def service(store):
-    return OrderService(store, cooldown=3 * DAY)
+@pytest.fixture(params=[False, True], ids=["rebuilt", "cached"])
+def service(store, request):
+    """The order service, without and with the history cache: both must behave the same."""
+    return OrderService(store, cooldown=3 * DAY, history_cache=request.param)
 
 
 def test_ingest_stores_rescores_and_suggests_once(service, api_risk_scorer):
     late = order("LATE", purchased=NOW - 6 * DAY, promised=NOW - 2 * DAY)
+    lost = order("LOST", purchased=NOW - 15 * DAY, promised=NOW - 8 * DAY)
     done = order("DONE", delivered_at=(NOW - DAY).isoformat())
-    result = service.ingest(api_risk_scorer, [late, done], [event("LATE", NOW - 4 * DAY)], NOW)
-    assert (result.saved.orders_new, result.saved.events_new) == (2, 1)
-    assert result.scored == 1 and result.flagged == 1  # DONE is delivered: not open
-    [made] = result.suggestions
-    assert made.order_id == "LATE" and made.category == "not_received" and made.risk == 1.0
-    assert "LATE" in made.draft_en and "LATE" in made.draft_zh and "Panda Post" in made.draft_en
+    events = [event("LATE", NOW - 4 * DAY), event("LOST", NOW - 13 * DAY)]
+    result = service.ingest(api_risk_scorer, [late, lost, done], events, NOW)
+    assert (result.saved.orders_new, result.saved.events_new) == (3, 2)
+    assert result.scored == 2 and result.flagged == 2  # DONE is delivered: not open
+    made = {s.order_id: s for s in result.suggestions}
+    assert made["LATE"].category == "shipping_delay" and made["LATE"].risk == 1.0
+    assert made["LOST"].category == "not_received"  # handed over, a week past the promise
+    assert "running late" in made["LATE"].draft_en and "lost" in made["LOST"].draft_en
+    assert "LATE" in made["LATE"].draft_zh and "Panda Post" in made["LATE"].draft_en
     again = service.ingest(
         api_risk_scorer, events=[event("LATE", NOW - DAY, "in_transit")], now=NOW
     )

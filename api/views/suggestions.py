@@ -154,7 +154,13 @@ def openapi(settings: Settings) -> dict[str, Any]:
             "draft_zh": {"type": "string", "description": "The draft case in Chinese."},
             "draft_en": {"type": "string", "description": "The draft case in English."},
             "created_at": time,
-            "status": {"enum": list(STATUSES)},
+            "status": {
+                "enum": list(STATUSES),
+                "description": "open; accepted (its case was opened) or dismissed by the "
+                "filer; resolved (its order was delivered or canceled) or expired (its order "
+                "went over 30 days past its promise undelivered), closed by the service when it "
+                "re-scores the order. Only an open suggestion can be accepted or dismissed.",
+            },
             "decided_at": {"type": ["string", "null"], "format": "date-time"},
             "case_id": {
                 "type": ["string", "null"],

@@ -13,6 +13,9 @@ that `SuggestionPolicy` works on it unchanged, and adds what a shared database n
   to the prediction log) in one transaction: there is never a case without its accepted
   suggestion, nor the reverse.
 
+The service also closes suggestions itself: `open_orders` finds the orders with an open one,
+`close` marks them ``resolved`` or ``expired`` when their order is no longer open.
+
 >>> suggestions = DatabaseSuggestionStore(Store.from_settings(settings))   # doctest: +SKIP
 >>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=suggestions.cases_for(ids))
 """
@@ -29,7 +32,13 @@ from sqlalchemy import exc
 
 from triage.errors import ConflictError, InputError, NotFoundError
 from triage.orders.scoring import RiskScore
-from triage.orders.suggestions import STATUSES, Suggestion, SuggestionPolicy, SuggestionStore
+from triage.orders.suggestions import (
+    CLOSED_BY_SERVICE,
+    STATUSES,
+    Suggestion,
+    SuggestionPolicy,
+    SuggestionStore,
+)
 from triage.store import PredictionRecord, Store
 from triage.store_tables import INSERT_PREDICTIONS, cases, suggestions
 
@@ -176,6 +185,44 @@ class DatabaseSuggestionStore:
         if status is None:
             raise NotFoundError(f"no suggestion {suggestion_id}")
         raise ConflictError(f"suggestion {suggestion_id} is already {status}")
+
+    def open_orders(self, order_ids: Iterable[str] | None = None) -> set[str]:
+        """The ids among `order_ids` (all orders when None) that have an open suggestion."""
+        query = sa.select(suggestions.c.order_id).where(suggestions.c.status == "open")
+        with self.store.transaction() as conn:
+            if order_ids is None:
+                return set(conn.execute(query).scalars())
+            wanted, found = sorted(set(order_ids)), set()
+            for start in range(0, len(wanted), CHUNK):
+                chunk = wanted[start : start + CHUNK]
+                found.update(conn.execute(query.where(suggestions.c.order_id.in_(chunk))).scalars())
+            return found
+
+    def close(self, order_ids: Iterable[str], status: str, now: dt.datetime) -> list[Suggestion]:
+        """Close the open suggestions of these orders as `status` (resolved or expired) at
+        `now`; returns the suggestions closed. Decided suggestions stay as they are."""
+        if status not in CLOSED_BY_SERVICE:
+            raise InputError(f"suggestions are closed as {' or '.join(CLOSED_BY_SERVICE)}")
+        wanted, closed = sorted(set(order_ids)), []
+        if not wanted:
+            return closed
+        with self.store.transaction(write=True) as conn:
+            for start in range(0, len(wanted), CHUNK):
+                where = (
+                    suggestions.c.order_id.in_(wanted[start : start + CHUNK]),
+                    suggestions.c.status == "open",
+                )
+                ids = list(conn.execute(sa.select(suggestions.c.id).where(*where)).scalars())
+                if not ids:
+                    continue
+                conn.execute(
+                    suggestions.update()
+                    .where(suggestions.c.id.in_(ids), suggestions.c.status == "open")
+                    .values(status=status, decided_at=now)
+                )
+                query = sa.select(suggestions).where(suggestions.c.id.in_(ids))
+                closed += [_suggestion(row) for row in conn.execute(query)]
+        return closed
 
     # -- cases --------------------------------------------------------------------------
     def accept(

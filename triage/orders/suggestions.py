@@ -7,6 +7,10 @@ The policy turns risk scores into suggestions under four rules:
 3. at most one open suggestion per order (an accepted one also blocks: its case exists);
 4. after a dismissal, nothing new for the order during the cooldown.
 
+A suggestion whose order is delivered or canceled is closed as ``resolved``, one whose order
+went more than 30 days past its promise as ``expired`` (triage.orders.service does it when it
+re-scores the order); neither blocks a later suggestion.
+
 Suggestions live behind the small `SuggestionStore` protocol. `InMemorySuggestionStore` serves
 ``triage score-orders --no-store`` and the tests; `DatabaseSuggestionStore`
 (triage/orders/suggestion_store.py) implements the same five methods on the service database::
@@ -39,6 +43,7 @@ from triage.orders.drafts import drafts
 from triage.orders.scoring import RiskScore
 
 __all__ = [
+    "CLOSED_BY_SERVICE",
     "STATUSES",
     "InMemorySuggestionStore",
     "Suggestion",
@@ -46,7 +51,12 @@ __all__ = [
     "SuggestionStore",
 ]
 
-STATUSES = ("open", "accepted", "dismissed")
+#: open: waiting for the filer; accepted: its case was opened; dismissed: declined by the filer
+#: (the order's cooldown runs); resolved: closed by the service because the order was delivered
+#: or canceled; expired: closed because the order went more than 30 days past its promise
+#: undelivered (no longer scored). Every status but open is final.
+STATUSES = ("open", "accepted", "dismissed", "resolved", "expired")
+CLOSED_BY_SERVICE = ("resolved", "expired")
 
 
 def _now() -> dt.datetime:
@@ -158,7 +168,11 @@ class SuggestionPolicy:
                 return "an open suggestion exists"
             if earlier.status == "accepted":
                 return "a suggestion was accepted (its case exists)"
-            if earlier.decided_at is not None and now - earlier.decided_at < self.cooldown:
+            if (
+                earlier.status == "dismissed"
+                and earlier.decided_at is not None
+                and now - earlier.decided_at < self.cooldown
+            ):
                 return "dismissed recently (cooldown)"
         return None
 
