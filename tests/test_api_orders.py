@@ -400,3 +400,35 @@ def test_the_registry_champion_risk_model_is_served(tmp_path, api_models_dir, ap
         "/v1/orders/risk", json={"order": late("Q1")}, headers={"X-API-Key": token}
     )
     assert answer.status_code == 200 and answer.get_json()["model"]["version"] == version
+
+
+# -- suggestions close when their order does -------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "status"),
+    (
+        ({"delivered_at": utcnow().isoformat()}, "resolved"),
+        ({"canceled": True}, "resolved"),
+    ),
+)
+def test_a_suggestion_closes_when_its_order_is_delivered_or_canceled(post, get, change, status):
+    [made] = ingest_late(post, "C1")["suggestions"]
+    body = post("/v1/orders", {"orders": [late("C1", **change)]}).get_json()
+    assert body["scored"] == 0 and body["suggestions"] == []
+    [closed] = body["closed"]
+    assert closed["suggestion_id"] == made["suggestion_id"] and closed["status"] == status
+    assert closed["decided_at"] is not None
+    listed = get(f"/v1/suggestions?status={status}").get_json()["suggestions"]
+    assert [s["suggestion_id"] for s in listed] == [made["suggestion_id"]]
+    assert get("/v1/suggestions?status=open").get_json()["suggestions"] == []
+    decided = post(f"/v1/suggestions/{made['suggestion_id']}/accept", None, "predict")
+    assert decided.status_code == 409 and status in decided.get_json()["error"]["message"]
+
+
+def test_a_delivered_event_closes_the_suggestion(post, get):
+    [made] = ingest_late(post, "C2")["suggestions"]
+    body = post("/v1/orders/events", {"events": [event("C2", 0.01, "delivered")]}).get_json()
+    assert [s["status"] for s in body["closed"]] == ["resolved"] and body["scored"] == 0
+    shown = get("/v1/suggestions?order_id=C2").get_json()["suggestions"]
+    assert [(s["suggestion_id"], s["status"]) for s in shown] == [
+        (made["suggestion_id"], "resolved")
+    ]

@@ -1,5 +1,7 @@
 """Risk model on simulated orders: time-ordered training, accuracy floors, reasons, scoring."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,35 @@ def test_long_overdue_orders_are_not_scored(trained, sim):
     near = RiskScorer(model).score_frame(sim.orders, sim.events, as_of=at)
     overdue = near[near["days_left"] <= 0]
     assert len(overdue) >= 1 and (overdue["risk"] == 1.0).all()
+
+
+def test_scores_with_reasons_come_from_one_prediction_with_the_same_values(trained, sim):
+    """`score` predicts risk and reasons together: the same as `score_frame` + `describe`."""
+    model, _, _ = trained
+    at = pd.Timestamp("2024-11-20T00:00:00Z")
+    orders, events = censor(sim.orders, sim.events, at)
+    scorer = RiskScorer(model, version="test")
+    together = scorer.score(orders, events, as_of=at)
+    apart = scorer.describe(scorer.score_frame(orders, events, as_of=at), orders, events)
+    assert len(together) > 100 and together == apart
+    assert {s.category for s in together} == {"shipping_delay", "not_received"}
+
+
+def test_unseen_categories_are_other_without_a_pandas_warning(trained, sim):
+    """A carrier or region the model never saw is coded as "other", quietly: pandas deprecates
+    (and will refuse) values outside a Categorical's categories, so none is made."""
+    from triage.orders.features import OrderFeatures
+    from triage.orders.model import encode_features
+
+    model, _, _ = trained
+    orders = sim.orders.head(50).copy()
+    orders["carrier"] = "Carrier Nobody Saw"
+    orders["buyer_region"] = "Atlantis"
+    X = OrderFeatures(orders, sim.events).build(np.arange(50), orders["purchased_at"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any pandas deprecation becomes a failure here
+        matrix = encode_features(X, model.levels_)
+        proba = model.predict_proba(X)
+    column = list(X.columns).index("carrier")
+    assert (matrix[:, column] == len(model.levels_["carrier"]) - 1).all()
+    assert model.levels_["carrier"][-1] == "other" and np.isfinite(proba).all()

@@ -120,6 +120,24 @@ def test_tables_window_keeps_recent_and_named_orders(store):
     assert orders.known(["OLD", "X"]) == {"OLD"}
 
 
+def test_every_save_that_changes_something_takes_the_next_version(store):
+    orders = OrderStore(store)
+    assert orders.version() == 0
+    orders.save(orders_from_records([order("A1"), order("A2")]), None, NOW)
+    assert orders.version() == 1
+    orders.save(None, events_from_records([event("A2", NOW - DAY)]), NOW)  # A2's event: A2
+    assert orders.version() == 2
+    changed, changed_events = orders.changed_since(1)
+    assert list(changed["order_id"]) == ["A2"] and list(changed_events["order_id"]) == ["A2"]
+    assert orders.changed_since(2)[0].empty
+    orders.save(None, events_from_records([event("A2", NOW - DAY)]), NOW)  # a duplicate only
+    assert orders.changed_since(2)[0].empty
+    both, _ = orders.changed_since(0)
+    assert sorted(both["order_id"]) == ["A1", "A2"]
+    found, found_events = orders.tables_of(["A2", "NOPE"])
+    assert list(found["order_id"]) == ["A2"] and len(found_events) == 1
+
+
 # -- suggestions and cases -------------------------------------------------------------------
 def test_the_database_store_implements_the_protocol(store):
     suggestions = DatabaseSuggestionStore(store)
@@ -357,3 +375,42 @@ def test_bootstrap_loads_demo_orders_once(workspace):
         Settings.from_env({"data_dir": workspace / "var"})
     ).engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM orders")).scalar_one() == 3000
+
+
+def test_suggestions_of_orders_that_are_no_longer_open_are_closed(service, api_risk_scorer):
+    late = [order(f"K{i}", purchased=NOW - 6 * DAY, promised=NOW - 2 * DAY) for i in range(4)]
+    made = service.ingest(api_risk_scorer, late, now=NOW).suggestions
+    assert len(made) == 4 and service.suggestions.open_orders() == {"K0", "K1", "K2", "K3"}
+    later = NOW + DAY
+    # delivered (as a record, and as an event) or canceled: resolved
+    done = [
+        {**late[0], "delivered_at": later.isoformat()},
+        {**late[1], "canceled": True},
+    ]
+    result = service.ingest(api_risk_scorer, done, [event("K2", later, "delivered")], later)
+    assert sorted((s.order_id, s.status) for s in result.closed) == [
+        ("K0", "resolved"),
+        ("K1", "resolved"),
+        ("K2", "resolved"),
+    ]
+    assert all(s.decided_at == later for s in result.closed) and result.suggestions == []
+    # more than 30 days past its promise, still undelivered: expired when it is re-scored
+    much_later = NOW + 40 * DAY
+    expired = service.ingest(api_risk_scorer, events=[event("K3", much_later)], now=much_later)
+    assert [(s.order_id, s.status) for s in expired.closed] == [("K3", "expired")]
+    assert service.suggestions.open_orders() == set()
+    statuses = {s.order_id: s.status for s in service.suggestions.list()}
+    assert statuses == {"K0": "resolved", "K1": "resolved", "K2": "resolved", "K3": "expired"}
+    # closing is final like any decision, and only the service closes as resolved/expired
+    with pytest.raises(ConflictError, match="already resolved"):
+        service.dismiss(made[0].suggestion_id)
+    with pytest.raises(InputError, match="closed as resolved or expired"):
+        service.suggestions.close(["K0"], "dismissed", NOW)
+
+
+def test_an_open_order_keeps_its_suggestion(service, api_risk_scorer):
+    late = order("OPEN", purchased=NOW - 6 * DAY, promised=NOW - 2 * DAY)
+    [made] = service.ingest(api_risk_scorer, [late], now=NOW).suggestions
+    again = service.ingest(api_risk_scorer, events=[event("OPEN", NOW)], now=NOW)
+    assert again.closed == [] and service.suggestions.get(made.suggestion_id).status == "open"
+    assert service.close_settled(None, NOW) == []
