@@ -720,3 +720,28 @@ def test_the_state_check_sees_a_stored_row_and_a_registry_change(service, unchan
     finally:
         state.write_bytes(original)
     unchanged()
+
+
+OUT_OF_RANGE_TIMES = ("0001-01-01", "1500-06-01", "2300-01-01T00:00:00Z", "9999-12-31")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug in triage/orders/schema.py (to_utc): a well-formed date outside pandas' "
+    "nanosecond range (1677-09-22..2262-04-11) raises OutOfBoundsDatetime, answered 500 "
+    "instead of 422; found by tests/test_schemathesis.py (owner: the orders helper)",
+)
+@pytest.mark.parametrize("when", OUT_OF_RANGE_TIMES)
+@pytest.mark.parametrize(
+    ("path", "role", "body"),
+    (
+        ("/v1/orders/risk", "predict", lambda t: {"order": {**_order(), "purchased_at": t}}),
+        ("/v1/orders", "analyst", lambda t: {"orders": [{**_order("H-3"), "promised_date": t}]}),
+        ("/v1/orders/events", "analyst", lambda t: {"events": [{**_event(), "time": t}]}),
+    ),
+    ids=("risk", "orders", "events"),
+)
+def test_dates_out_of_the_supported_range_are_422(client, keys, unchanged, path, role, body, when):
+    response = client.post(path, json=body(when), headers={"Authorization": f"Bearer {keys[role]}"})
+    assert response.status_code == 422
+    unchanged()
