@@ -392,3 +392,18 @@ def test_a_4_mb_text_is_categorized_not_hung_on(workspace, hostile_files):
     assert len(json.loads(result.output)) == 2
     result = run("predict", "cases", "--text", "包裹 parcel " * (MB // 12), "--json")
     assert result.exit_code == 0 and json.loads(result.output)["category"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug in triage/orders/schema.py (to_utc): a date outside pandas' nanosecond range "
+    "raises OutOfBoundsDatetime, a traceback instead of one error line (owner: the orders helper)",
+)
+@pytest.mark.parametrize("command", (("train", "risk", "--out", "{w}/o"), ("score-orders",)))
+def test_order_dates_out_of_range_are_one_line(workspace, command):
+    data = workspace / "old_orders.csv"
+    data.write_text("order_id,purchased_at,promised_date\nO1,1500-01-01,2024-01-01\n")
+    args = [a.replace("{w}", str(workspace)) for a in command]
+    result = CliRunner().invoke(cli, [*args, "--data", str(data)])
+    assert result.exit_code == 2, result.output
+    assert error_lines(result.output)[0].startswith("error: ")
