@@ -128,13 +128,15 @@ def test_signed_history_is_the_history_of_the_set_it_describes(sim):
     )
 
 
-def test_cache_gives_the_rebuilt_features_as_the_store_changes(sim, store):
+@pytest.mark.parametrize("fold_after", [3, 100_000], ids=["fold-often", "never-fold"])
+def test_cache_gives_the_rebuilt_features_as_the_store_changes(sim, store, fold_after):
     service = OrderService(store, history_days=WINDOW_DAYS)
     clock = Clock(T0)
     cache = HistoryCache(
         service.orders,
         history_days=WINDOW_DAYS,
         max_changed=100_000,  # follow every change by version, no rebuild...
+        fold_after=fold_after,
         rebuild_after=dt.timedelta(days=30),  # ...and let orders age out of the base
         clock=clock,
     )
@@ -159,6 +161,15 @@ def test_cache_gives_the_rebuilt_features_as_the_store_changes(sim, store):
         assert save_changes(service, sim, when, later) > 0
         when = later
         clock.now = later
+        given, given_events = sample_stored(service, when, 150, seed=10 + step)
+        assert_same_features(service, cache, given, given_events, when)
+        # orders stored before the cache, changed in that step, change once more on their own:
+        # each layer overrides the one below (base, settled and fresh all hold them)
+        stored, _ = service.orders.tables(since=when - pd.Timedelta(days=WINDOW_DAYS))
+        moved = stored[(stored["delivered_at"] > when - 2 * DAY) & (stored["purchased_at"] < T0)]
+        moved = moved.head(3).assign(seller_id="S-MOVED", carrier="Moved Post")
+        assert len(moved) == 3
+        service.orders.save(moved.reset_index(drop=True), None, when)
     assert cache.builds == 1  # every step after the first followed the versions
 
 
@@ -194,9 +205,7 @@ def test_service_scores_are_the_same_with_and_without_the_cache(sim, store, api_
         {k: (v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in r.items()}
         for r in given.replace({np.nan: None}).to_dict("records")
     ]
-    event_records = [
-        {**r, "time": r["time"].isoformat()} for r in given_events.to_dict("records")
-    ]
+    event_records = [{**r, "time": r["time"].isoformat()} for r in given_events.to_dict("records")]
     for when in (T0, T0 - pd.Timedelta(days=4)):  # the second one is past the cache's window
         _, a = plain.score(api_risk_scorer, records, event_records, as_of=when)
         _, b = cached.score(api_risk_scorer, records, event_records, as_of=when)

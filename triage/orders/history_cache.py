@@ -4,12 +4,18 @@ Scoring one order needs the history of the thousands stored around it (seller, l
 platform outcomes of the `history_days` before the scoring time). Rebuilding that on every
 request costs time in proportion to the stored orders; this cache builds it once and then
 follows the database by its data version (triage.orders.storage), so that a request indexes
-only the orders it scores:
+only the orders it scores. It holds three layers of orders, each newer one overriding the
+orders of the same id below it:
 
-    history(now) = base                      orders of the window when the cache was built
-                 - base orders changed since, + their current state (reloaded by version)
+    base      the window's orders when the cache was built (rebuilt rarely: seconds at 100,000)
+    settled   orders changed since, folded together now and then (`fold_after` changes)
+    fresh     orders changed since the last fold, re-indexed at every sync (a few ms at most)
+
+and a request's history is
+
+    history(now) = every layer, each minus the rows a newer layer overrides
                  - orders that left the window (purchased before now - history_days)
-                 - the scored orders' stored state, + their state as scored
+                 - the stored state of the orders being scored, + their state as scored
 
 History is additive with integer counts and sums (triage.orders.history), so the features are
 exactly those of a full rebuild on the same tables (tests/test_orders_history.py). Outcomes
@@ -18,9 +24,8 @@ never when a fact counts.
 
 The base is rebuilt when the changed orders pile up (`max_changed`) and when it is older than
 `rebuild_after` (by `clock`). Its window starts `rebuild_after` earlier than a request's at
-build time;
-a request whose window starts before that (an `as_of` far in the past) is answered without
-the cache (`features` returns None and the caller rebuilds from the database).
+build time; a request whose window starts before that (an `as_of` far in the past) is answered
+without the cache (`features` returns None and the caller rebuilds from the database).
 
     >>> cache = HistoryCache(OrderStore(store))                                  # doctest: +SKIP
     >>> features = cache.features(orders, events, now)   # OrderFeatures of these orders
@@ -31,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -51,29 +56,69 @@ def _ns(when: dt.datetime | pd.Timestamp) -> int:
 
 
 @dataclass
+class _Layer:
+    """Orders of one layer with their history, and the rows of older layers they override."""
+
+    ledger: Ledger
+    ids: pd.Index = field(init=False)
+    history: History = field(init=False)
+    overridden: History = field(init=False)
+
+    def index(self, overridden: Ledger) -> None:
+        self.ids = pd.Index(self.ledger.order_id)
+        self.history = History(self.ledger)
+        self.overridden = History(overridden)
+
+
+@dataclass
 class _Base:
-    """The window's orders as of one data version, and the changes read since."""
+    """The layers as of one data version (see the module docstring)."""
 
     vocabulary: Vocabulary
-    since_ns: int  # orders purchased at or after this are in `ledger`
+    since_ns: int  # orders purchased at or after this are in the base layer
     built_ns: int
-    ledger: Ledger  # sorted by purchase time
-    history: History
-    ids: pd.Index  # order id -> position in `ledger`
     version: int
-    changed: Ledger  # current state of the orders stored since `version` of the build
-    changed_ids: pd.Index
-    changed_history: History
-    replaced_history: History  # the base rows of the changed orders, subtracted
+    layers: list[_Layer]  # base (sorted by purchase time), settled, fresh
 
-    def record(self, ledger: Ledger) -> None:
-        """Take in orders stored since: they replace earlier changes of the same id."""
-        keep = ~pd.Index(self.changed.order_id).isin(ledger.order_id)
-        self.changed = Ledger.concat([self.changed.take(keep), ledger])
-        self.changed_ids = pd.Index(self.changed.order_id)
-        self.changed_history = History(self.changed)
-        replaced = self.ids.get_indexer(self.changed.order_id)
-        self.replaced_history = History(self.ledger.take(replaced[replaced >= 0]))
+    def live(self, k: int, positions: np.ndarray) -> np.ndarray:
+        """The `positions` of layer `k` whose orders no newer layer overrides."""
+        ids = self.layers[k].ledger.order_id[positions]
+        keep = np.ones(len(positions), bool)
+        for newer in self.layers[k + 1 :]:
+            keep &= ~pd.Index(ids).isin(newer.ids)
+        return positions[keep]
+
+    def overridden_by(self, k: int, ids: np.ndarray) -> Ledger:
+        """The rows of layers older than `k` that orders `ids` override, where live then."""
+        parts = []
+        for j in range(k):
+            at = self.layers[j].ids.get_indexer(ids)
+            found = at[at >= 0]
+            keep = np.ones(len(found), bool)
+            for between in self.layers[j + 1 : k]:
+                keep &= ~pd.Index(self.layers[j].ledger.order_id[found]).isin(between.ids)
+            parts.append(self.layers[j].ledger.take(found[keep]))
+        return Ledger.concat(parts) if parts else Ledger.empty()
+
+    def take_in(self, ledger: Ledger, fold_after: int) -> None:
+        """Orders stored since the last sync: into the fresh layer, which folds into the
+        settled one past `fold_after` orders."""
+        settled, fresh = self.layers[1], self.layers[2]
+        fresh_ledger = _replaced(fresh.ledger, ledger)
+        if len(fresh_ledger) > fold_after:
+            settled.ledger = _replaced(settled.ledger, fresh_ledger)
+            settled.index(self.overridden_by(1, settled.ledger.order_id))
+            fresh_ledger = Ledger.empty()
+        fresh.ledger = fresh_ledger
+        fresh.index(self.overridden_by(2, fresh_ledger.order_id))
+
+    def changed(self) -> int:
+        return len(self.layers[1].ledger) + len(self.layers[2].ledger)
+
+
+def _replaced(old: Ledger, new: Ledger) -> Ledger:
+    """`old` with the orders of `new` replacing those of the same id."""
+    return Ledger.concat([old.take(~pd.Index(old.order_id).isin(new.order_id)), new])
 
 
 class HistoryCache:
@@ -84,13 +129,15 @@ class HistoryCache:
         orders: OrderStore,
         *,
         history_days: int = 120,
-        max_changed: int = 2_000,
+        max_changed: int = 10_000,
+        fold_after: int = 200,
         rebuild_after: dt.timedelta = dt.timedelta(hours=1),
         clock: Callable[[], dt.datetime] = utcnow,
     ):
         self.orders = orders
         self.window_ns = history_days * 86_400 * NS
         self.max_changed = max_changed
+        self.fold_after = fold_after
         self.rebuild_after_ns = int(rebuild_after.total_seconds() * NS)
         self.clock = clock
         self._base: _Base | None = None
@@ -106,29 +153,22 @@ class HistoryCache:
         orders, events = self.orders.tables(since=pd.Timestamp(since_ns, unit="ns", tz="UTC"))
         vocabulary = Vocabulary()
         ledger = Ledger.from_tables(orders, events, vocabulary)
-        ledger = ledger.take(np.argsort(ledger.purchased_ns, kind="stable"))
-        empty = Ledger.empty()
+        layers = [
+            _Layer(ledger.take(np.argsort(ledger.purchased_ns, kind="stable"))),
+            _Layer(Ledger.empty()),
+            _Layer(Ledger.empty()),
+        ]
+        for layer in layers:
+            layer.index(Ledger.empty())
         self.builds += 1
-        return _Base(
-            vocabulary=vocabulary,
-            since_ns=since_ns,
-            built_ns=built_ns,
-            ledger=ledger,
-            history=History(ledger),
-            ids=pd.Index(ledger.order_id),
-            version=version,
-            changed=empty,
-            changed_ids=pd.Index([], dtype=object),
-            changed_history=History(empty),
-            replaced_history=History(empty),
-        )
+        return _Base(vocabulary, since_ns, built_ns, version, layers)
 
     def _sync(self, base: _Base) -> None:
         version = self.orders.version()
         if version == base.version:
             return
         orders, events = self.orders.changed_since(base.version)
-        base.record(Ledger.from_tables(orders, events, base.vocabulary))
+        base.take_in(Ledger.from_tables(orders, events, base.vocabulary), self.fold_after)
         base.version = version
 
     def _current(self, when_ns: int) -> _Base | None:
@@ -139,11 +179,11 @@ class HistoryCache:
         if (
             base is None
             or _ns(self.clock()) - base.built_ns > self.rebuild_after_ns
-            or len(base.changed) > self.max_changed
+            or base.changed() > self.max_changed
         ):
             base = self._base = self._build(when_ns)
         self._sync(base)
-        if len(base.changed) > self.max_changed:
+        if base.changed() > self.max_changed:
             base = self._base = self._build(when_ns)
         return base
 
@@ -168,39 +208,27 @@ class HistoryCache:
             cutoff = when_ns - self.window_ns
 
             def history(scored: Ledger) -> SignedHistory:
-                return SignedHistory(
-                    [
-                        (1, base.history),
-                        (-1, base.replaced_history),
-                        (1, base.changed_history),
-                        (-1, History(self._left_out(base, cutoff, scored.order_id))),
-                        (1, History(scored)),
-                    ]
-                )
+                terms: list[tuple[int, History]] = []
+                for layer in base.layers:
+                    terms += [(1, layer.history), (-1, layer.overridden)]
+                left_out = self._left_out(base, cutoff, scored.order_id)
+                return SignedHistory([*terms, (-1, History(left_out)), (1, History(scored))])
 
             return OrderFeatures(orders, events, history=history, vocabulary=base.vocabulary)
 
     @staticmethod
     def _left_out(base: _Base, cutoff: int, scored_ids: np.ndarray) -> Ledger:
-        """Rows that base + changed count but this request's history does not: orders
-        purchased before the window, and the stored state of the orders being scored."""
-        ledger, changed = base.ledger, base.changed
-        # base rows purchased before the window (changed ones were subtracted already)
-        aged = np.arange(np.searchsorted(ledger.purchased_ns, cutoff, side="left"))
-        aged = aged[~pd.Index(ledger.order_id[aged]).isin(base.changed_ids)]
-        changed_aged = np.flatnonzero(changed.purchased_ns < cutoff)
-        # the stored state of the scored orders, where the window holds it
-        at_changed = base.changed_ids.get_indexer(scored_ids)
-        in_changed = at_changed[at_changed >= 0]
-        in_changed = in_changed[changed.purchased_ns[in_changed] >= cutoff]
-        at_base = base.ids.get_indexer(scored_ids)
-        in_base = at_base[(at_base >= 0) & (at_changed < 0)]
-        in_base = in_base[ledger.purchased_ns[in_base] >= cutoff]
-        return Ledger.concat(
-            [
-                ledger.take(aged),
-                ledger.take(in_base),
-                changed.take(changed_aged),
-                changed.take(in_changed),
-            ]
-        )
+        """Live rows of the layers that this request's history leaves out: orders purchased
+        before the window, and the stored state of the orders being scored."""
+        parts = []
+        for k, layer in enumerate(base.layers):
+            purchased = layer.ledger.purchased_ns
+            if k == 0:  # sorted by purchase time
+                aged = np.arange(np.searchsorted(purchased, cutoff, side="left"))
+            else:
+                aged = np.flatnonzero(purchased < cutoff)
+            at = layer.ids.get_indexer(scored_ids)
+            scored = at[at >= 0]
+            scored = scored[purchased[scored] >= cutoff]
+            parts.append(layer.ledger.take(base.live(k, np.concatenate([aged, scored]))))
+        return Ledger.concat(parts)

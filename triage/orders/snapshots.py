@@ -54,12 +54,19 @@ def promise_end(orders: pd.DataFrame) -> np.ndarray:
 
 def first_event_times(orders: pd.DataFrame, events: pd.DataFrame, event_type: str) -> np.ndarray:
     """Per order (in `orders` order), the first time of `event_type`, or `NEVER`."""
-    chosen = events[events["event_type"] == event_type]
-    if chosen.empty:
-        return np.full(len(orders), NEVER, np.int64)
-    first = chosen.groupby("order_id", sort=False)["time"].min()
-    mapped = orders["order_id"].map(first)
-    return seconds(mapped)
+    out = np.full(len(orders), NEVER, np.int64)
+    chosen = (events["event_type"] == event_type).to_numpy(bool)
+    if not chosen.any():
+        return out
+    ids = pd.Index(orders["order_id"])
+    if not ids.is_unique:  # a table with repeated ids (never a validated one): by id, slowly
+        first = events[chosen].groupby("order_id", sort=False)["time"].min()
+        return seconds(orders["order_id"].map(first))
+    position = ids.get_indexer(events["order_id"].to_numpy()[chosen])
+    found = position >= 0
+    # the earliest time per order; whole seconds, as `seconds` gives (flooring keeps the order)
+    np.minimum.at(out, position[found], seconds(events["time"][chosen])[found])
+    return out
 
 
 def delivery_times(orders: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
