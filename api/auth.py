@@ -10,27 +10,42 @@ a database: every authenticated request counts, and over `Settings.rate_limit_pe
 gets 429 with Retry-After until the window ends (0 turns the limit off).
 With ``require_api_keys`` off, a request without a key acts as admin (for trusted local use
 only); a key that is given is still checked.
+
+When the database is down, every request with a key answers 503 (its key cannot be checked),
+except in views declared ``@requires(role, without_db=True)`` (categorize) on a service
+configured with ``log_without_db``: there a key that this worker checked against the database
+in the last `OUTAGE_TRUST_SECONDS` is accepted from memory (token verified against its stored
+hash, in constant time), unmetered, so that the view can answer without the database.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 
 from api.errors import ApiError
 from api.runtime import runtime
-from triage.keys import parse_token, role_allows, validate_role
+from triage.errors import StoreError
+from triage.keys import parse_token, role_allows, validate_role, verify_token
+from triage.store import KeyRecord
 
 __all__ = ["Caller", "current_caller", "requires"]
 
+log = logging.getLogger("triage.api")
+
 F = TypeVar("F", bound=Callable[..., Any])
 WINDOW_SECONDS = 60
+#: how long a key checked against the database is trusted from memory during an outage
+OUTAGE_TRUST_SECONDS = 300.0
+_RECENT = "triage.recent_keys"
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,40 @@ def _token() -> str | None:
     return request.headers.get("X-API-Key", "").strip() or None
 
 
-def _authenticate() -> Caller:
+class _RecentKeys:
+    """Keys this worker checked against the database lately (records with their hashes)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, tuple[KeyRecord, float]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, record: KeyRecord) -> None:
+        with self._lock:
+            self._records[record.id] = (record, time.monotonic())
+
+    def recall(self, key_id: str, token: str) -> KeyRecord | None:
+        with self._lock:
+            record, checked = self._records.get(key_id, (None, 0.0))
+        if record is None or time.monotonic() - checked > OUTAGE_TRUST_SECONDS:
+            return None
+        return record if verify_token(token, record.token_hash) else None
+
+
+def _outage_caller(key_id: str | None, token: str) -> Caller | None:
+    """The caller of a key checked lately, when the database cannot check it now."""
+    recent = _recent_keys()
+    record = recent.recall(key_id, token) if key_id and recent is not None else None
+    if record is None:
+        return None
+    log.warning("database unavailable: key %s accepted from memory (log_without_db)", key_id)
+    return Caller(key_id=record.id, role=record.role)
+
+
+def _recent_keys() -> _RecentKeys | None:
+    return current_app.extensions.get(_RECENT)
+
+
+def _authenticate(without_db: bool = False) -> Caller:
     """The caller, with this request counted against its key's rate limit."""
     state = runtime()
     token = _token()
@@ -73,9 +121,21 @@ def _authenticate() -> Caller:
     now = time.time()
     window = int(now // WINDOW_SECONDS * WINDOW_SECONDS) if limit > 0 else None
     key_id = parse_token(token)
-    record, count = (
-        state.store.authenticate_and_count(key_id, token, window) if key_id else (None, 0)
-    )
+    try:
+        record, count = (
+            state.store.authenticate_and_count(key_id, token, window) if key_id else (None, 0)
+        )
+    except StoreError:
+        caller = (
+            _outage_caller(key_id, token) if without_db and state.settings.log_without_db else None
+        )
+        if caller is None:
+            raise
+        return caller
+    if record is not None:
+        recent = _recent_keys()
+        if recent is not None:
+            recent.remember(record)
     if record is None:
         raise ApiError(
             401,
@@ -102,14 +162,17 @@ def current_caller() -> Caller:
     return g.caller
 
 
-def requires(role: str) -> Callable[[F], F]:
-    """Decorate a view: 401 without a valid key, 403 for a lower role, 429 over the limit."""
+def requires(role: str, *, without_db: bool = False) -> Callable[[F], F]:
+    """Decorate a view: 401 without a valid key, 403 for a lower role, 429 over the limit.
+
+    `without_db`: the view can answer with the database down (see the module docstring).
+    """
     validate_role(role)
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            caller = _authenticate()
+            caller = _authenticate(without_db)
             if not role_allows(caller.role, role):
                 raise ApiError(
                     403,
@@ -127,7 +190,9 @@ def requires(role: str) -> Callable[[F], F]:
 
 
 def init_app(app: Any) -> None:
-    """Report the rate limit state on every response of an authenticated request."""
+    """Report the rate limit state on every response of an authenticated request; keep the
+    keys checked lately for outages."""
+    app.extensions[_RECENT] = _RecentKeys()
 
     @app.after_request
     def _rate_headers(response: Any) -> Any:

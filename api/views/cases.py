@@ -58,7 +58,7 @@ def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
 
 
 @blueprint.post("/v1/cases/categorize")
-@requires("predict")
+@requires("predict", without_db=True)  # answers unlogged with the database down if configured
 def categorize() -> ResponseReturnValue:
     """Categorize one case or a batch; every prediction is logged with its text redacted."""
     state = runtime()
