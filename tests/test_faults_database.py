@@ -1,0 +1,336 @@
+"""The database locked, unavailable, coming and going, and written by several processes at once.
+
+- Locked (another process holds SQLite's write lock past the busy timeout) or unavailable (the
+  file replaced by something that is not a database): every operation that needs the database
+  answers 503 ``database_unavailable`` with Retry-After, the public ones still answer, nothing is
+  stored, and the service works again once the database is back.
+- ``log_without_db``: categorize answers unlogged (``logged: false``) only when configured, and
+  only for a key this worker checked against the database lately; everything else stays 503.
+- While the database comes and goes, every acknowledged write (201 feedback, a prediction
+  answered with ``logged: true``) is in the database afterwards.
+- Several processes writing feedback to one database at once lose nothing (count check).
+
+The service's SQLite busy timeout is 10 s; tests shorten it to 0.3 s on their own engine, so
+that a locked database is seen without waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import multiprocessing
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from triage.store import PredictionRecord, Store, utcnow
+from triage.store_tables import metadata as tables
+
+SUGGESTION_ID = "sug_faults0000001"
+
+
+def _order(order_id: str) -> dict:
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "order_id": order_id,
+        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
+        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
+    }
+
+
+def _record(pid: str) -> PredictionRecord:
+    return PredictionRecord(
+        id=pid,
+        created_at=utcnow(),
+        text="包裹没收到",
+        language="zh",
+        category="shipping_delay",
+        confidence=0.4,
+        needs_review=True,
+        model_name="cases",
+        model_version="v2",
+    )
+
+
+def _requests(pid: str) -> list[tuple[str, str, str | None, dict | None]]:
+    """(method, path, role, body): a valid request of every operation of the document."""
+    event = {"order_id": "FAULT-1", "time": utcnow().isoformat(), "event_type": "picked_up"}
+    return [
+        ("GET", "/healthz", None, None),
+        ("GET", "/openapi.json", None, None),
+        ("GET", "/docs", None, None),
+        ("GET", "/readyz", None, None),
+        ("POST", "/v1/cases/categorize", "predict", {"text": "my parcel never arrived"}),
+        ("GET", "/v1/taxonomy", "predict", None),
+        ("GET", "/v1/models", "predict", None),
+        ("POST", "/v1/feedback", "analyst", {"prediction_id": pid, "category": "not_received"}),
+        ("GET", "/v1/predictions", "analyst", None),
+        ("GET", f"/v1/predictions/{pid}", "analyst", None),
+        ("POST", "/v1/models/cases/promote", "admin", {"version": "v1"}),
+        ("POST", "/v1/models/cases/rollback", "admin", None),
+        ("GET", "/v1/monitoring", "analyst", None),
+        ("POST", "/v1/orders/risk", "predict", {"order": _order("FAULT-9")}),
+        ("POST", "/v1/orders", "analyst", {"orders": [_order("FAULT-2")]}),
+        ("POST", "/v1/orders/events", "analyst", {"events": [event]}),
+        ("GET", "/v1/suggestions", "predict", None),
+        ("POST", f"/v1/suggestions/{SUGGESTION_ID}/accept", "predict", None),
+        ("POST", f"/v1/suggestions/{SUGGESTION_ID}/dismiss", "predict", None),
+    ]
+
+
+def _short_busy_timeout(store: Store, ms: int = 300) -> None:
+    @event.listens_for(store.engine, "connect")
+    def _busy(dbapi_connection, _record):  # runs after the store's own PRAGMAs
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")
+
+    store.engine.dispose()
+
+
+@contextlib.contextmanager
+def write_locked(path: Path):
+    """Another connection holds the database's write lock (as a long writer would)."""
+    other = sqlite3.connect(path, isolation_level=None, timeout=30)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+@contextlib.contextmanager
+def not_a_database(path: Path, store: Store):
+    """The database file replaced by bytes that are not a database, then put back."""
+    store.engine.dispose()
+    saved = {p: p.read_bytes() for p in path.parent.glob(path.name + "*")}
+    for p in saved:
+        p.unlink()
+    path.write_bytes(b"this is not an SQLite database, it is a fault" * 100)
+    try:
+        yield
+    finally:
+        store.engine.dispose()
+        path.unlink()
+        for p, data in saved.items():
+            p.write_bytes(data)
+
+
+def database_rows(store: Store) -> dict[str, list]:
+    with store.engine.connect() as conn:
+        return {
+            t.name: sorted(map(repr, conn.execute(sa.select(t)).all()))
+            for t in tables.sorted_tables
+            if t.name != "api_key_usage"
+        }
+
+
+@pytest.fixture
+def service(make_app, served_models, tmp_path):
+    """An app on a file database with a prediction, an order and an open suggestion."""
+
+    def build(**settings):
+        from triage.orders.schema import orders_from_records
+        from triage.orders.service import OrderService
+        from triage.orders.suggestions import Suggestion
+
+        app = make_app(models_dir=served_models, **settings)
+        store = app.extensions["triage"].store
+        keys = {role: store.create_key(role)[1] for role in ("predict", "analyst", "admin")}
+        pid = str(uuid.uuid4())
+        store.log_predictions([_record(pid)])
+        orders = OrderService(store)
+        orders.orders.save(orders_from_records([_order("FAULT-1")]), None, utcnow())
+        facts = {
+            "order_id": "FAULT-1",
+            "purchased_at": "2024-11-08T10:00:00+00:00",
+            "promised_date": "2024-11-13",
+            "carrier": "Panda Post",
+            "last_event": "none",
+        }
+        orders.suggestions.add(
+            Suggestion(
+                SUGGESTION_ID,
+                "FAULT-1",
+                0.9,
+                "shipping_delay",
+                [],
+                "草稿",
+                "draft",
+                utcnow(),
+                facts=facts,
+                model={"name": "risk", "version": "v1", "threshold": 0.5},
+            )
+        )
+        _short_busy_timeout(store)
+        return app, keys, pid, tmp_path / "var" / "triage.db"
+
+    return build
+
+
+def _send(client, method, path, role, body, keys):
+    headers = {"Authorization": f"Bearer {keys[role]}"} if role else {}
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+@pytest.mark.parametrize("fault", ("locked", "not a database"))
+def test_every_operation_that_needs_the_database_is_503_with_retry_after(service, fault):
+    app, keys, pid, path = service()
+    store = app.extensions["triage"].store
+    client = app.test_client()
+    before = database_rows(store)
+    outage = write_locked(path) if fault == "locked" else not_a_database(path, store)
+    answers = {}
+    with outage:
+        for method, url, role, body in _requests(pid):
+            answers[(method, url)] = _send(client, method, url, role, body, keys)
+    for (method, url), response in answers.items():
+        if url in ("/healthz", "/openapi.json", "/docs"):
+            assert response.status_code == 200, url
+            continue
+        if url == "/readyz" and fault == "locked":
+            assert response.status_code == 200  # WAL: readers are not blocked by a writer
+            continue
+        assert response.status_code == 503, (method, url, response.get_json())
+        assert response.headers["Retry-After"].isdigit()
+        expected = "not_ready" if url == "/readyz" else "database_unavailable"
+        assert response.get_json()["error"]["code"] == expected
+    assert database_rows(store) == before  # nothing half-written
+    # back to normal at once
+    for method, url, role, body in _requests(pid)[4:6]:
+        assert _send(client, method, url, role, body, keys).status_code == 200
+
+
+@pytest.mark.parametrize("configured", (False, True))
+def test_categorize_answers_unlogged_only_when_configured(service, configured):
+    app, keys, pid, path = service(log_without_db=configured)
+    store = app.extensions["triage"].store
+    client = app.test_client()
+    text = {"text": "the parcel never arrived, order 112-4839201-7734512"}
+    assert _send(client, "POST", "/v1/cases/categorize", "predict", text, keys).status_code == 200
+    unseen = store.create_key("predict")[1]  # never used before the outage
+    before = database_rows(store)
+    with write_locked(path):
+        answer = _send(client, "POST", "/v1/cases/categorize", "predict", text, keys)
+        stranger = client.post(
+            "/v1/cases/categorize", json=text, headers={"Authorization": f"Bearer {unseen}"}
+        )
+        forged = client.post(
+            "/v1/cases/categorize",
+            json=text,
+            headers={"Authorization": f"Bearer {keys['predict'][:-2]}AA"},
+        )
+        feedback = _send(
+            client,
+            "POST",
+            "/v1/feedback",
+            "analyst",
+            {"prediction_id": pid, "category": "other"},
+            keys,
+        )
+    if configured:
+        assert answer.status_code == 200 and answer.get_json()["logged"] is False
+        assert answer.get_json()["category"]
+    else:
+        assert answer.status_code == 503 and answer.headers["Retry-After"]
+    for refused in (stranger, forged, feedback):  # a key not checked lately, a forged secret
+        assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert database_rows(store) == before
+    again = _send(client, "POST", "/v1/cases/categorize", "predict", text, keys)
+    assert again.status_code == 200 and again.get_json()["logged"] is True
+
+
+def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service):
+    app, keys, pid, path = service(log_without_db=True)
+    store = app.extensions["triage"].store
+    stop = threading.Event()
+    acknowledged_feedback, logged_predictions, statuses = [], [], []
+    lock = threading.Lock()
+
+    def flap():
+        while not stop.is_set():
+            with write_locked(path):
+                time.sleep(0.25)
+            time.sleep(0.25)
+
+    def write(worker: int):
+        client = app.test_client()
+        for i in range(40):
+            if i % 2:
+                r = _send(
+                    client,
+                    "POST",
+                    "/v1/feedback",
+                    "analyst",
+                    {"prediction_id": pid, "category": "other", "note": f"{worker}-{i}"},
+                    keys,
+                )
+                with lock:
+                    statuses.append(r.status_code)
+                    if r.status_code == 201:
+                        acknowledged_feedback.append(r.get_json()["id"])
+            else:
+                r = _send(
+                    client, "POST", "/v1/cases/categorize", "predict", {"text": f"late {i}"}, keys
+                )
+                with lock:
+                    statuses.append(r.status_code)
+                    if r.status_code == 200 and r.get_json()["logged"]:
+                        logged_predictions.append(r.get_json()["prediction_id"])
+
+    flapper = threading.Thread(target=flap)
+    flapper.start()
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(3)]
+    for t in writers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    flapper.join()
+    assert set(statuses) <= {200, 201, 503}
+    assert 503 in statuses and 201 in statuses  # the outage really happened, and writes got in
+    with store.engine.connect() as conn:
+        feedback = set(conn.execute(sa.text("SELECT id FROM feedback")).scalars())
+        predictions = set(conn.execute(sa.text("SELECT id FROM predictions")).scalars())
+    assert set(acknowledged_feedback) <= feedback
+    assert set(logged_predictions) <= predictions
+    assert len(feedback) == len(acknowledged_feedback)  # and nothing refused got in
+
+
+def _write_feedback(url: str, pid: str, worker: int, n: int, out) -> None:
+    """One process: `n` corrections, one transaction each; the ids acknowledged go to `out`."""
+    store = Store(url)
+    ids = []
+    for i in range(n):
+        row = store.add_feedback(pid, "other", f"process {worker} note {i}")
+        ids.append(row["id"])
+    out.put(ids)
+    store.dispose()
+
+
+def test_concurrent_writer_processes_lose_no_feedback(tmp_path):
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    store = Store(url)
+    store.migrate()
+    pid = str(uuid.uuid4())
+    store.log_predictions([_record(pid)])
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    processes = [
+        context.Process(target=_write_feedback, args=(url, pid, w, 150, out)) for w in range(4)
+    ]
+    for p in processes:
+        p.start()
+    acknowledged = [i for _ in processes for i in out.get(timeout=120)]
+    for p in processes:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    with store.engine.connect() as conn:
+        stored = set(conn.execute(sa.text("SELECT id FROM feedback")).scalars())
+        assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+    assert len(acknowledged) == 600 and set(acknowledged) == stored
