@@ -394,11 +394,6 @@ def test_a_4_mb_text_is_categorized_not_hung_on(workspace, hostile_files):
     assert result.exit_code == 0 and json.loads(result.output)["category"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in triage/orders/schema.py (to_utc): a date outside pandas' nanosecond range "
-    "raises OutOfBoundsDatetime, a traceback instead of one error line (owner: the orders helper)",
-)
 @pytest.mark.parametrize("command", (("train", "risk", "--out", "{w}/o"), ("score-orders",)))
 def test_order_dates_out_of_range_are_one_line(workspace, command):
     data = workspace / "old_orders.csv"

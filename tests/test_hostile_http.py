@@ -725,12 +725,6 @@ def test_the_state_check_sees_a_stored_row_and_a_registry_change(service, unchan
 OUT_OF_RANGE_TIMES = ("0001-01-01", "1500-06-01", "2300-01-01T00:00:00Z", "9999-12-31")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug in triage/orders/schema.py (to_utc): a well-formed date outside pandas' "
-    "nanosecond range (1677-09-22..2262-04-11) raises OutOfBoundsDatetime, answered 500 "
-    "instead of 422; found by tests/test_schemathesis.py (owner: the orders helper)",
-)
 @pytest.mark.parametrize("when", OUT_OF_RANGE_TIMES)
 @pytest.mark.parametrize(
     ("path", "role", "body"),

@@ -1,9 +1,11 @@
 """The order and event schema: clean tables in, one clear error for each kind of bad input."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from triage.errors import DataFileError
+from triage.orders.records import small_events, small_orders
 from triage.orders.schema import (
     ORDER_COLUMNS,
     events_from_records,
@@ -122,3 +124,96 @@ def test_records_helpers_validate_request_bodies():
         orders_from_records([])
     with pytest.raises(DataFileError, match="must be an object"):
         orders_from_records(["A1"])
+
+
+# -- small batches of records take a faster path to the same tables -----------------------------
+def _random_records(rng, n):
+    """Records as JSON bodies send them, now and then with values the fast path must refuse."""
+    times = ["2024-03-01T10:00:00Z", "2024-03-01 12:30:00+08:00", "2024-03-02T23:59:59.5-03:00",
+             "2024-03-02", "2024-03-01T10:00", " 2024-03-03T01:02:03 ", "", None]  # fmt: skip
+    odd = ["yesterday", 12, "2024-13-01", "2024/03/01", "1709280000", True, "2024-03-01T10:00:00.1234567Z"]  # fmt: skip
+    texts = ["Panda Post", "  GD ", "", None, "测试", "unknown"]
+    records = []
+    for i in range(n):
+        record = {
+            "order_id": rng.choice([f"A{i}", f" A{i} ", f"A{i % 3}"], p=[0.8, 0.15, 0.05]),
+            "purchased_at": rng.choice(times[:6]),
+            "promised_date": rng.choice(
+                ["2024-03-05", "2024-03-09T00:00:00Z", "2024-02-20"], p=[0.5, 0.45, 0.05]
+            ),  # fmt: skip
+        }
+        for name in ("ship_by", "delivered_at"):
+            if rng.random() < 0.5:
+                record[name] = rng.choice(times)
+        for name in ("seller_id", "carrier", "buyer_region", "category"):
+            if rng.random() < 0.6:
+                record[name] = rng.choice(texts)
+        for name, values in (
+            ("n_items", [1, 2, 0, 3.0, 2.5, None]),
+            ("price", [12.5, 0, 3, None, float("nan")]),
+            ("weight_kg", [0.4, 1, None]),
+            ("canceled", [True, False, None]),
+        ):
+            if rng.random() < 0.5:
+                record[name] = values[rng.integers(len(values))]
+        if rng.random() < 0.05:
+            record[rng.choice(["purchased_at", "price", "canceled", "carrier", "n_items"])] = odd[
+                rng.integers(len(odd))
+            ]
+        if rng.random() < 0.03:
+            record["price"] = -1.0
+        records.append(record)
+    return records
+
+
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except DataFileError as exc:
+        return str(exc)
+
+
+def test_small_record_batches_give_the_tables_of_the_column_checks():
+    rng = np.random.default_rng(0)
+    took_small, refused = 0, 0
+    for trial in range(300):
+        records = _random_records(rng, int(rng.integers(1, 6)))
+        fast = _outcome(orders_from_records, records)
+        slow = _outcome(validate_orders, pd.DataFrame.from_records(records))
+        if isinstance(slow, str):
+            assert fast == slow, (trial, records)
+            refused += 1
+            continue
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+        took_small += small_orders(records) is not None
+    assert took_small > 100 and refused > 20
+
+
+def test_small_event_batches_give_the_tables_of_the_column_checks():
+    rng = np.random.default_rng(1)
+    kinds = ["picked_up", " In_Transit ", "delivered", "teleported", None]
+    took_small = 0
+    for trial in range(200):
+        records = [
+            {
+                "order_id": rng.choice(["A1", "A2", " A1", "B9"]),
+                "time": rng.choice(
+                    ["2024-03-02T08:00:00Z", "2024-03-01 09:00", "2024-03-02", "", "not a time"],
+                    p=[0.4, 0.3, 0.2, 0.05, 0.05],
+                ),  # fmt: skip
+                "event_type": kinds[rng.choice(5, p=[0.4, 0.3, 0.2, 0.05, 0.05])],
+                **(
+                    {"location": rng.choice(["GD", " ZJ ", "", None])} if rng.random() < 0.7 else {}
+                ),
+            }
+            for _ in range(int(rng.integers(1, 5)))
+        ]
+        known = ["A1", "A2"] if rng.random() < 0.8 else None
+        fast = _outcome(events_from_records, records, known)
+        slow = _outcome(validate_events, pd.DataFrame.from_records(records), known)
+        if isinstance(slow, str):
+            assert fast == slow, (trial, records)
+            continue
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+        took_small += small_events(records, None if known is None else set(known)) is not None
+    assert took_small > 50

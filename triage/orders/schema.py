@@ -72,6 +72,9 @@ ORDER_COLUMNS = (
 )
 EVENT_COLUMNS = ("order_id", "time", "event_type", "location")
 UNKNOWN = "unknown"
+# times outside these years are refused as input errors: no marketplace order lives there, and
+# pandas' nanosecond timestamps end in 1677 and 2262
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 def _first_bad(mask: np.ndarray | pd.Series, frame: pd.DataFrame, column: str) -> str:
@@ -105,6 +108,13 @@ def to_utc(values: pd.Series, *, where: str, column: str, frame: pd.DataFrame) -
         parsed = parsed.dt.tz_localize("UTC")
     else:
         parsed = parsed.dt.tz_convert("UTC")
+    years = parsed.dt.year
+    outside = (years < EARLIEST_YEAR) | (years > LATEST_YEAR)
+    if outside.any():
+        raise DataFileError(
+            f"{where}: column {column!r} has {int(outside.sum())} time(s) outside the years "
+            f"{EARLIEST_YEAR}-{LATEST_YEAR} ({_first_bad(outside, frame, column)})"
+        )
     return parsed.dt.as_unit("ns")
 
 
@@ -294,11 +304,16 @@ def orders_from_records(
     records: Iterable[Mapping[str, Any]], where: str = "orders"
 ) -> pd.DataFrame:
     """Validate orders given as dicts (a request body, say) into the canonical table."""
+    from triage.orders.records import small_orders  # it builds on this module's names
+
     records = list(records)
     if not records:
         raise DataFileError(f"{where}: no orders")
     if not all(isinstance(r, Mapping) for r in records):
         raise DataFileError(f"{where}: every order must be an object with named fields")
+    small = small_orders(records)  # a few plain records: the same table, without pandas' cost
+    if small is not None:
+        return small
     return validate_orders(pd.DataFrame.from_records(records), where=where)
 
 
@@ -308,8 +323,13 @@ def events_from_records(
     where: str = "events",
 ) -> pd.DataFrame:
     """Validate tracking events given as dicts into the canonical table."""
+    from triage.orders.records import small_events
+
     records = list(records)
     if not all(isinstance(r, Mapping) for r in records):
         raise DataFileError(f"{where}: every event must be an object with named fields")
+    small = small_events(records, None if order_ids is None else set(order_ids))
+    if small is not None:
+        return small
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=EVENT_COLUMNS)
     return validate_events(frame, order_ids, where=where)
