@@ -51,9 +51,9 @@ class Clock:
         return self.now.to_pydatetime()
 
 
-def save_changes(service: OrderService, sim, before: pd.Timestamp, at: pd.Timestamp) -> int:
-    """Store what happened in (before, at]: new orders, deliveries, events. Returns how many
-    orders were written."""
+def save_changes(service: OrderService, sim, before: pd.Timestamp, at: pd.Timestamp) -> list:
+    """Store what happened in (before, at]: new orders, deliveries, events. Returns the ids of
+    the orders written."""
     old, _ = censor(sim.orders, sim.events, before)
     now, events = censor(sim.orders, sim.events, at)
     previous = old.set_index("order_id")["delivered_at"]
@@ -64,7 +64,7 @@ def save_changes(service: OrderService, sim, before: pd.Timestamp, at: pd.Timest
     fresh_events = events[events["time"] > before]
     written = now[changed | now["order_id"].isin(fresh_events["order_id"])]
     service.orders.save(written.reset_index(drop=True), fresh_events.reset_index(drop=True), at)
-    return len(written)
+    return written["order_id"].tolist()
 
 
 def rebuilt(service, given, given_events, when, window_days=WINDOW_DAYS):
@@ -79,9 +79,10 @@ def rebuilt(service, given, given_events, when, window_days=WINDOW_DAYS):
     return every, every_events
 
 
-def assert_same_features(service, cache, given, given_events, when):
-    """The cache's features of `given` equal the full rebuild's, at several times up to `when`."""
-    fast = cache.features(given, given_events, when.to_pydatetime())
+def assert_same_features(service, cache, given, given_events, when, fast=None):
+    """The cache's features of `given` (`fast`, or asked now) equal the full rebuild's, at
+    several times up to `when`."""
+    fast = fast or cache.features(given, given_events, when.to_pydatetime())
     assert fast is not None
     every, every_events = rebuilt(service, given, given_events, when)
     full = OrderFeatures(every, every_events)
@@ -158,9 +159,15 @@ def test_cache_gives_the_rebuilt_features_as_the_store_changes(sim, store, fold_
         assert_same_features(service, cache, mixed, no_events, when)
 
         later = when + 2 * DAY + pd.Timedelta(hours=5)
-        assert save_changes(service, sim, when, later) > 0
+        written = save_changes(service, sim, when, later)
         when = later
         clock.now = later
+        # the orders just written, as re-scoring after an ingest takes them (from the sync)
+        stored, stored_events, fast = cache.stored(written[:40], when.to_pydatetime())
+        expected_orders, expected_events = service.orders.tables_of(written[:40])
+        pd.testing.assert_frame_equal(stored, expected_orders, check_exact=True)
+        pd.testing.assert_frame_equal(stored_events, expected_events, check_exact=True)
+        assert_same_features(service, cache, stored, stored_events, when, fast=fast)
         given, given_events = sample_stored(service, when, 150, seed=10 + step)
         assert_same_features(service, cache, given, given_events, when)
         # orders stored before the cache, changed in that step, change once more on their own:
@@ -183,7 +190,7 @@ def test_rebuilds_and_requests_in_the_past(sim, store):
     assert_same_features(service, cache, given, given_events, T0)
     assert cache.builds == 1
     later = T0 + DAY
-    assert save_changes(service, sim, T0, later) > 50  # more changes than max_changed
+    assert len(save_changes(service, sim, T0, later)) > 50  # more changes than max_changed
     clock.now = later
     given, given_events = sample_stored(service, later, 40, seed=2)
     assert_same_features(service, cache, given, given_events, later)

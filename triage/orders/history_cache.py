@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -141,6 +141,7 @@ class HistoryCache:
         self.rebuild_after_ns = int(rebuild_after.total_seconds() * NS)
         self.clock = clock
         self._base: _Base | None = None
+        self._fetched: tuple[pd.DataFrame, pd.DataFrame] | None = None  # by the last sync
         self._lock = threading.Lock()
         self.builds = 0  # how many times the base was built (tests and logs read it)
 
@@ -170,6 +171,7 @@ class HistoryCache:
         orders, events = self.orders.changed_since(base.version)
         base.take_in(Ledger.from_tables(orders, events, base.vocabulary), self.fold_after)
         base.version = version
+        self._fetched = orders, events
 
     def _current(self, when_ns: int) -> _Base | None:
         """The base for a request at `when_ns`, built or synced as needed (lock held)."""
@@ -205,16 +207,40 @@ class HistoryCache:
             base = self._current(when_ns)
             if base is None:
                 return None
-            cutoff = when_ns - self.window_ns
+            return self._features(base, orders, events, when_ns - self.window_ns)
 
-            def history(scored: Ledger) -> SignedHistory:
-                terms: list[tuple[int, History]] = []
-                for layer in base.layers:
-                    terms += [(1, layer.history), (-1, layer.overridden)]
-                left_out = self._left_out(base, cutoff, scored.order_id)
-                return SignedHistory([*terms, (-1, History(left_out)), (1, History(scored))])
+    def stored(
+        self, order_ids: Sequence[str], when: dt.datetime
+    ) -> tuple[pd.DataFrame, pd.DataFrame, OrderFeatures] | None:
+        """(orders, events, features) of these stored orders as the database has them now:
+        `features` on the stored orders themselves. Orders just saved come from the sync that
+        took them in, without reading them again. None as for `features`."""
+        when_ns = _ns(when)
+        with self._lock:
+            base = self._current(when_ns)
+            if base is None:
+                return None
+            wanted = pd.Index(order_ids)
+            fetched = self._fetched
+            if fetched is not None and wanted.isin(fetched[0]["order_id"]).all():
+                orders = fetched[0][fetched[0]["order_id"].isin(wanted)].reset_index(drop=True)
+                events = fetched[1][fetched[1]["order_id"].isin(wanted)].reset_index(drop=True)
+            else:
+                orders, events = self.orders.tables_of(wanted)
+            features = self._features(base, orders, events, when_ns - self.window_ns)
+            return orders, events, features
 
-            return OrderFeatures(orders, events, history=history, vocabulary=base.vocabulary)
+    def _features(
+        self, base: _Base, orders: pd.DataFrame, events: pd.DataFrame, cutoff: int
+    ) -> OrderFeatures:
+        def history(scored: Ledger) -> SignedHistory:
+            terms: list[tuple[int, History]] = []
+            for layer in base.layers:
+                terms += [(1, layer.history), (-1, layer.overridden)]
+            left_out = self._left_out(base, cutoff, scored.order_id)
+            return SignedHistory([*terms, (-1, History(left_out)), (1, History(scored))])
+
+        return OrderFeatures(orders, events, history=history, vocabulary=base.vocabulary)
 
     @staticmethod
     def _left_out(base: _Base, cutoff: int, scored_ids: np.ndarray) -> Ledger:

@@ -228,11 +228,11 @@ class OrderService:
         wanted = None if order_ids is None else sorted(set(order_ids))
         if wanted is not None and not wanted:
             return Rescored([], [], 0, 0)
-        features = None
+        found = None
         if wanted is not None and self.cache is not None:
-            orders, events = self.orders.tables_of(wanted)
-            features = self._cached(orders, events, now)
-        if features is not None:
+            found = self.cache.stored(wanted, now)
+        if found is not None:
+            orders, events, features = found
             scores = scorer.score(orders, events, as_of=now, features=features)
         else:
             orders, events = self.orders.tables(since=now - self.history, include=wanted or ())

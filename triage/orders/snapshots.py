@@ -36,15 +36,9 @@ DAY = 86_400
 
 
 def seconds(values: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    """UTC times as int64 seconds since the epoch; NaT becomes `NEVER`."""
-    values = pd.Series(values)
-    mask = values.isna().to_numpy()
-    if mask.all():
-        return np.full(len(values), NEVER, np.int64)
-    if mask.any():
-        values = values.fillna(pd.Timestamp(0, tz="UTC"))
-    out = values.dt.as_unit("ns").astype("int64").to_numpy() // 1_000_000_000
-    return np.where(mask, NEVER, out).astype(np.int64)
+    """UTC times as int64 seconds since the epoch (floored); NaT becomes `NEVER`."""
+    instants = pd.Series(values).to_numpy(dtype="datetime64[ns]")  # UTC, naive
+    return np.where(np.isnat(instants), NEVER, instants.view(np.int64) // 1_000_000_000)
 
 
 def promise_end(orders: pd.DataFrame) -> np.ndarray:
