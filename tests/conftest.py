@@ -219,3 +219,85 @@ def served_models(tmp_path, served_models_dir) -> Path:
     target = tmp_path / "models"
     shutil.copytree(served_models_dir, target, ignore=shutil.ignore_patterns(".lock"))
     return target
+
+
+class Served:
+    """A `triage serve` started by the `serve` fixture: its address, log and process."""
+
+    def __init__(self, process, base: str, log: Path, data_dir: Path):
+        self.process, self.base, self.log, self.data_dir = process, base, log, data_dir
+
+    def stop(self, sig: int | None = None) -> int:
+        """Signal the whole process group (SIGTERM by default) and wait; the exit status."""
+        import signal
+
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig or signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def serve(tmp_path_factory):
+    """Start `triage serve` on a free loopback port and wait until /readyz answers 200:
+    ``serve(models_dir, data_dir, workers=2, **env)`` (env: extra TRIAGE_* variables);
+    ``ready=False`` waits for /healthz only (a server that cannot serve a model yet).
+    Every server still running at the end of the session is stopped."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    started: list[Served] = []
+
+    def start(
+        models_dir, data_dir, workers: int = 2, access_log: bool = True, ready: bool = True, **env
+    ) -> Served:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        log = tmp_path_factory.mktemp("serve") / "serve.log"
+        environ = {
+            **os.environ,
+            "TRIAGE_DATA_DIR": str(data_dir),
+            "TRIAGE_MODELS_DIR": str(models_dir),
+            "TRIAGE_WORKERS": str(workers),
+            **{k: str(v) for k, v in env.items()},
+        }
+        script = Path(sys.executable).with_name("triage")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "triage.cli"]
+        flag = "--access-log" if access_log else "--no-access-log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*command, "serve", "--port", str(port), flag],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=environ,
+                start_new_session=True,
+            )
+        served = Served(process, f"http://127.0.0.1:{port}", log, Path(data_dir))
+        started.append(served)
+        deadline = time.monotonic() + 180
+        probe = "/readyz" if ready else "/healthz"
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{served.base}{probe}", timeout=5) as answer:
+                    if answer.status == 200 and json.loads(answer.read())["status"] in (
+                        "ready",
+                        "ok",
+                    ):
+                        return served
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+            time.sleep(0.3)
+        served.stop()
+        raise AssertionError(f"triage serve did not become ready:\n{log.read_text()[-3000:]}")
+
+    yield start
+    for served in started:
+        served.stop()
