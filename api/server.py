@@ -8,15 +8,60 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from triage.errors import InputError
+from triage.text.entities import redact
 
-__all__ = ["Server", "check_port_free", "gunicorn_options"]
+__all__ = ["RedactingLogger", "Server", "check_port_free", "gunicorn_options", "scrub"]
+
+# an API token (triage.keys): its key id may be logged, its secret never
+_TOKEN = re.compile(r"(ctk_[0-9a-f]{12}_)[A-Za-z0-9_-]+")
+# request headers gunicorn could put in a log line that carry credentials
+_CREDENTIAL_ATOMS = ("{authorization}i", "{x-api-key}i", "{cookie}i", "{proxy-authorization}i")
+
+
+def scrub(text: str) -> str:
+    """`text` fit for a log: percent-decoded, emails and phone numbers redacted, token secrets
+    replaced by ``[SECRET]``."""
+    return redact(_TOKEN.sub(r"\1[SECRET]", unquote(text)))
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger with nothing personal or secret in the access log: the request line,
+    path, query, referrer and user agent are scrubbed, and the Basic-auth user (which a client
+    could fill with a token) and credential headers are never written."""
+
+    def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ("r", "U", "q", "f", "a"):
+            if isinstance(atoms.get(name), str):
+                atoms[name] = scrub(atoms[name])
+        atoms["u"] = "-"
+        for name in _CREDENTIAL_ATOMS:
+            if name in atoms:
+                atoms[name] = "-"
+        return atoms
+
+
+class _ScrubFilter(logging.Filter):
+    """Scrubs every application log record (a database error could quote a value)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # the traceback's messages too
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 def gunicorn_options(
@@ -35,6 +80,7 @@ def gunicorn_options(
         "errorlog": "-",
         "loglevel": "info",
         "accesslog": "-" if access_log else None,
+        "logger_class": RedactingLogger,
         # gunicorn's control socket is one path per user; several servers would collide
         "control_socket_disable": True,
     }
@@ -76,6 +122,9 @@ class Server(BaseApplication):
             format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s",
         )
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _ScrubFilter) for f in handler.filters):
+                handler.addFilter(_ScrubFilter())
         from api import create_app
 
         return create_app(self.app_config)

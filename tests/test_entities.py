@@ -31,6 +31,8 @@ def found(text):
         ("mail me at Jo.Smith@example.com", [("email", "jo.smith@example.com")]),
         ("call +1 415-555-0137", [("phone", "+14155550137")]),
         ("手机13812345678", [("phone", "13812345678")]),
+        ("电话 138 1234 5678", [("phone", "13812345678")]),
+        ("call 86-138-1234-5678 pls", [("phone", "8613812345678")]),
         ("the order is late", []),
     ),
 )

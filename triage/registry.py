@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -207,11 +208,20 @@ class LoadedModel:
         return self.metadata.get("version", self.path.name)
 
 
+# a version id or an artifact file name: one plain name, never a path (no separators, no '..')
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
 def load_model_dir(directory: str | Path) -> LoadedModel:
     """Load a model directory after checking its checksum and library versions."""
     directory = Path(directory)
     metadata = read_metadata(directory)
-    artifact = directory / metadata.get("artifact", {}).get("file", ARTIFACT)
+    name = str(metadata.get("artifact", {}).get("file", ARTIFACT))
+    if not _VERSION.fullmatch(name):  # a plain file name in this folder, never a path
+        raise IntegrityError(
+            f"{directory}: metadata.json names the artifact {name!r}, not a file here"
+        )
+    artifact = directory / name
     expected = metadata.get("artifact", {}).get("sha256")
     if not artifact.is_file():
         raise IntegrityError(f"{directory}: artifact {artifact.name} is missing")
@@ -329,7 +339,7 @@ class Registry:
         return info.st_ino, info.st_mtime_ns, info.st_size
 
     def path(self, name: str, version: str) -> Path:
-        if "/" in version or version.startswith(".") or not version:
+        if not _VERSION.fullmatch(version):
             raise InputError(f"invalid version {version!r}")
         path = self._name_dir(name) / version
         if not (path / METADATA).is_file():

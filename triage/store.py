@@ -134,7 +134,8 @@ class Store:
         self.url = parsed
         self._head: str | None = None
         self._upsert: Any = None
-        options: dict[str, Any] = {"echo": echo, "future": True}
+        # hide_parameters: an error message never quotes stored values (texts, key hashes)
+        options: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
         if parsed.get_backend_name() == "sqlite":
             path = _sqlite_file(parsed)
             if path is None:

@@ -76,7 +76,8 @@ _PHONE_PATTERNS = (
     re.compile(
         r"(?<![\w+])\+\d{1,3}[\s-]?(?:\(\d{1,4}\)[\s-]?)?\d{2,4}(?:[\s-]?\d{2,4}){1,4}(?!\d)"
     ),
-    re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)"),  # Chinese mobile
+    # Chinese mobile, also written 3-4-4 with spaces or dashes, with or without 86 before it
+    re.compile(r"(?<![\d-])(?:86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?![\d-])"),
     re.compile(r"(?<![\d-])\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?![\d-])"),  # North American
 )
 

@@ -1,0 +1,225 @@
+"""Security properties the other suites do not cover on their own.
+
+- Logs: a real ``triage serve`` (access log on) is sent emails, phone numbers and API tokens in
+  every place a client controls (body, path, query, user agent, referrer, Basic auth, bearer and
+  X-API-Key headers, valid and invalid); its whole log holds none of them, while the requests
+  themselves are in it. The prediction log in the database holds the texts redacted.
+- Keys are compared in constant time: every authentication, right or wrong secret, goes through
+  `hmac.compare_digest` on the stored hash.
+- Artifacts are loaded only from the registry: admin requests naming versions and models by
+  paths (traversal, absolute, encoded) never reach `joblib.load`, and a metadata.json that
+  points its artifact outside its folder is refused before anything is unpickled.
+
+The role matrix, rate limits, size limits and security headers are tested in test_api_auth.py,
+test_hostile_http.py and test_schemathesis.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+import triage.registry as registry_module
+from api.server import scrub
+from triage.errors import IntegrityError
+from triage.registry import Registry, load_model_dir
+from triage.store import Store
+
+EMAIL = "li.wei.buyer@example.com"
+PHONE = "+86 138 0013 8000"
+PHONE_DIGITS = "13800138000"
+FAKE_TOKEN = "ctk_0123456789ab_" + "Q" * 43
+
+
+def _request(base: str, method: str, path: str, headers=None, body=None) -> int:
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+    request = urllib.request.Request(base + path, data=data, method=method)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _no_personal_data(text: str) -> list[str]:
+    found = [EMAIL, EMAIL.split("@")[0] + "%40", PHONE, PHONE_DIGITS, "138 0013 8000"]
+    return [needle for needle in found if needle in text]
+
+
+def test_scrub_removes_contact_details_and_token_secrets():
+    secret = "A" * 43
+    line = (
+        f"GET /v1/predictions?who={urllib.parse.quote(EMAIL)}&tel={urllib.parse.quote(PHONE)}"
+        f"&key=ctk_0123456789ab_{secret} HTTP/1.1"
+    )
+    cleaned = scrub(line)
+    assert "[EMAIL]" in cleaned and "[PHONE]" in cleaned
+    assert secret not in cleaned and "ctk_0123456789ab_[SECRET]" in cleaned
+    assert _no_personal_data(cleaned) == []
+    assert scrub("POST /v1/cases/categorize HTTP/1.1") == "POST /v1/cases/categorize HTTP/1.1"
+
+
+def test_logs_hold_no_secrets_emails_or_phone_numbers(serve, tmp_path, served_models):
+    data_dir = tmp_path / "var"
+    store = Store(f"sqlite:///{data_dir / 'triage.db'}")
+    store.migrate()
+    keys = {role: store.create_key(role)[1] for role in ("predict", "analyst", "admin")}
+    store.dispose()
+    served = serve(served_models, data_dir, workers=1, access_log=True)
+    bearer = {role: {"Authorization": f"Bearer {token}"} for role, token in keys.items()}
+    text = f"订单 112-1234567-1234567 没收到, 我的邮箱 {EMAIL} 电话 {PHONE}, please call me"
+    quoted_email = urllib.parse.quote(EMAIL)
+    statuses = [
+        _request(served.base, "POST", "/v1/cases/categorize", bearer["predict"], {"text": text}),
+        _request(
+            served.base,
+            "POST",
+            "/v1/cases/categorize",
+            {"X-API-Key": keys["predict"], "User-Agent": f"crm-bot ({EMAIL})"},
+            {"cases": [{"text": text}, {"text": f"call {PHONE} about my refund"}]},
+        ),
+        _request(
+            served.base,
+            "POST",
+            "/v1/cases/categorize",
+            {"Authorization": "Basic " + base64.b64encode(f"{keys['predict']}:".encode()).decode()},
+            {"text": text},
+        ),
+        _request(served.base, "GET", f"/v1/predictions?before={quoted_email}", bearer["analyst"]),
+        _request(served.base, "GET", f"/v1/predictions?api_key={keys['admin']}", bearer["analyst"]),
+        _request(
+            served.base,
+            "POST",
+            f"/v1/suggestions/{quoted_email}/accept",
+            {**bearer["analyst"], "Referer": f"https://crm.example/?tel={PHONE}"},
+        ),
+        _request(
+            served.base,
+            "POST",
+            "/v1/cases/categorize",
+            {"Authorization": f"Bearer {FAKE_TOKEN}"},
+            {"text": text},
+        ),  # fmt: skip
+        _request(served.base, "GET", "/v1/models", {"X-API-Key": keys["admin"][:-3] + "abc"}),
+        _request(
+            served.base,
+            "POST",
+            "/v1/feedback",
+            bearer["analyst"],
+            {"prediction_id": EMAIL, "category": "other"},
+        ),  # fmt: skip
+    ]
+    assert statuses[0] == 200 and statuses[1] == 200, statuses
+    assert all(status < 500 for status in statuses), statuses
+    served.stop()
+    log = served.log.read_text(encoding="utf-8", errors="replace")
+    # the requests were logged (so that the checks below could fail) ...
+    assert log.count("POST /v1/cases/categorize") >= 4 and "/v1/suggestions/" in log
+    assert "[EMAIL]" in log and "[SECRET]" in log
+    # ... with no contact detail and no secret of any token, valid or not
+    assert _no_personal_data(log) == []
+    for token in [*keys.values(), FAKE_TOKEN]:
+        assert token.rsplit("_", 1)[1][:20] not in log
+    with sqlite3.connect(data_dir / "triage.db") as db:
+        texts = [row[0] for row in db.execute("SELECT text FROM predictions")]
+    assert len(texts) == 3 and all("[EMAIL]" in t or "[PHONE]" in t for t in texts)
+    assert _no_personal_data("\n".join(texts)) == []
+
+
+def test_keys_are_compared_in_constant_time(client, api_keys, monkeypatch):
+    compared: list[tuple[str, str]] = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    token = api_keys["predict"]
+    wrong_secret = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    body = {"text": "包裹一直没到"}
+    assert client.post("/v1/cases/categorize", json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 200  # fmt: skip
+    assert client.post("/v1/cases/categorize", json=body, headers={"Authorization": f"Bearer {wrong_secret}"}).status_code == 401  # fmt: skip
+    # both the right and the wrong secret of a known key id went through compare_digest,
+    # on hex SHA-256 digests of equal length (never the tokens themselves)
+    assert len(compared) >= 2
+    for a, b in compared[-2:]:
+        assert re.fullmatch(r"[0-9a-f]{64}", a) and re.fullmatch(r"[0-9a-f]{64}", b)
+
+
+@pytest.fixture
+def models_app(make_app, two_versions):
+    return make_app(models_dir=two_versions)
+
+
+PATH_NAMES = ["..", "...", "../cases", "%2e%2e", "%2e%2e%2fcases", "cases%2f..%2f..", "x" * 300]
+PATH_VERSIONS = [
+    "../../../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    ".hidden",
+    "v1/../v2",
+    "v1\x00",
+    "~/model",
+    "v1%2f..%2f..",
+    "C:\\evil\\model",
+]
+
+
+def test_no_artifact_is_loaded_from_a_path_a_request_names(
+    models_app, auth, two_versions, tmp_path, monkeypatch
+):
+    client = models_app.test_client()
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "metadata.json").write_text("{}")
+    loaded: list[Path] = []
+    real = registry_module.joblib.load
+
+    def spy(path, *args, **kwargs):
+        loaded.append(Path(path).resolve())
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(registry_module.joblib, "load", spy)
+    headers = auth("admin")
+    statuses = []
+    for name in PATH_NAMES:
+        statuses.append(client.post(f"/v1/models/{name}/promote", json={"version": "v1"}, headers=headers).status_code)  # fmt: skip
+        statuses.append(client.post(f"/v1/models/{name}/rollback", headers=headers).status_code)
+    for version in [*PATH_VERSIONS, str(evil), "../../" + evil.name]:
+        statuses.append(client.post("/v1/models/cases/promote", json={"version": version}, headers=headers).status_code)  # fmt: skip
+    for body in ({"text": "包裹没到", "model": str(evil)}, {"text": "x", "model_dir": "../.."}):
+        statuses.append(client.post("/v1/cases/categorize", json=body, headers=headers).status_code)  # fmt: skip
+    assert all(400 <= status < 500 for status in statuses), statuses
+    assert loaded == []  # nothing was unpickled for any of them
+    assert Registry(two_versions).champion("cases") == "v2"
+    # a request for a real version does load, and only from inside the registry
+    assert client.post("/v1/models/cases/promote", json={"version": "v1"}, headers=headers).status_code == 200  # fmt: skip
+    root = two_versions.resolve()
+    assert loaded and all(root in path.parents for path in loaded)
+
+
+def test_metadata_cannot_point_the_artifact_outside_its_folder(two_versions, tmp_path):
+    folder = two_versions / "cases" / "v1"
+    metadata = json.loads((folder / "metadata.json").read_text())
+    outside = tmp_path / f"{uuid.uuid4().hex}.joblib"
+    outside.write_bytes((folder / metadata["artifact"]["file"]).read_bytes())
+    for pointer in ("../v2/model.joblib", str(outside), "/etc/passwd", ""):
+        metadata["artifact"]["file"] = pointer
+        (folder / "metadata.json").write_text(json.dumps(metadata))
+        with pytest.raises(IntegrityError, match="not a file here"):
+            load_model_dir(folder)
