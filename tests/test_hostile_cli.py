@@ -402,3 +402,29 @@ def test_order_dates_out_of_range_are_one_line(workspace, command):
     result = CliRunner().invoke(cli, [*args, "--data", str(data)])
     assert result.exit_code == 2, result.output
     assert error_lines(result.output)[0].startswith("error: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    (
+        ("train", "cases", "--data", "{w}/missing.csv", "--register", "a/../b"),
+        ("train", "risk", "--data", "{w}/missing.csv", "--register", "a/../b"),
+        ("simulate", "--orders", "100000", "--out", "{w}/sim.exe"),
+    ),
+    ids=("train cases", "train risk", "simulate"),
+)
+def test_bad_output_names_fail_before_the_work(tmp_path, command, monkeypatch):
+    """A name or file type that cannot be written is refused first: before the data is read
+    (the missing file would be reported otherwise) or the simulation starts."""
+    import triage.orders.simulator
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the simulation ran before the output was checked")
+
+    monkeypatch.setattr(triage.orders.simulator, "simulate_marketplace", no_simulation)
+    args = [a.replace("{w}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = error_lines(result.output)
+    assert len(lines) == 1 and re.search("invalid model name|unknown file type", lines[0]), lines
+    assert list(tmp_path.iterdir()) == []

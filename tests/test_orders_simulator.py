@@ -72,3 +72,15 @@ def test_bad_arguments_are_refused():
         len(small.orders) == 50
         and np.isin(small.events["order_id"], small.orders["order_id"]).all()
     )
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("n_orders", (10, 50))
+def test_fewer_orders_than_days_simulate_cleanly(n_orders):
+    """Most days without an order: the daily load stays finite (it once divided by a median
+    of zero), and the tables still pass the schema."""
+    small = simulate_marketplace(n_orders, seed=3, days=120)
+    assert len(small.orders) == n_orders
+    validate_orders(small.orders)
+    delivered = small.orders["delivered_at"].dropna()
+    assert (delivered >= small.orders.loc[delivered.index, "purchased_at"]).all()

@@ -39,6 +39,7 @@ import joblib
 from triage.errors import InputError, IntegrityError, ModelError, ModelNotFoundError
 
 __all__ = [
+    "check_model_name",
     "ARTIFACT",
     "METADATA",
     "LoadedModel",
@@ -208,6 +209,14 @@ class LoadedModel:
         return self.metadata.get("version", self.path.name)
 
 
+def check_model_name(name: str) -> str:
+    """`name` if it can name a model (letters, digits, - and _), else an `InputError`; commands
+    call it before a long training run, not after."""
+    if not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise InputError(f"invalid model name {name!r}: use letters, digits, - and _")
+    return name
+
+
 # a version id or an artifact file name: one plain name, never a path (no separators, no '..')
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -265,9 +274,7 @@ class Registry:
 
     # -- state -------------------------------------------------------------------------
     def _name_dir(self, name: str) -> Path:
-        if not name or not name.replace("_", "").replace("-", "").isalnum():
-            raise InputError(f"invalid model name {name!r}: use letters, digits, - and _")
-        return self.root / name
+        return self.root / check_model_name(name)
 
     @contextlib.contextmanager
     def _locked(self, name: str) -> Iterator[Path]:

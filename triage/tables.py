@@ -9,7 +9,7 @@ import pandas as pd
 
 from triage.errors import DataFileError
 
-__all__ = ["FORMATS", "read_table", "require_columns", "write_table"]
+__all__ = ["FORMATS", "read_table", "require_columns", "table_format", "write_table"]
 
 FORMATS = {
     ".csv": "csv",
@@ -20,7 +20,9 @@ FORMATS = {
 }
 
 
-def _format(path: Path) -> str:
+def table_format(path: Path) -> str:
+    """The format of `path` by its extension; an unknown one is a `DataFileError` (check an
+    output path with it before a long job, not after)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataFileError(
@@ -39,7 +41,7 @@ def read_table(path: str | Path, *, text_columns: Iterable[str] = ()) -> pd.Data
         raise DataFileError(f"{path}: no such file")
     if not path.is_file():
         raise DataFileError(f"{path}: not a file")
-    fmt = _format(path)
+    fmt = table_format(path)
     dtype = {c: "string" for c in text_columns}
     try:
         if fmt == "csv":
@@ -77,7 +79,7 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str) -> 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
     """Write `frame` in the format of `path`'s extension, atomically."""
     path = Path(path)
-    fmt = _format(path)
+    fmt = table_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "csv":

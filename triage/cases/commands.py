@@ -106,11 +106,13 @@ def train_cases(
         report_writer,
     )
     from triage.evaluation import evaluate_case_predictions
-    from triage.registry import Registry, save_model_dir
+    from triage.registry import Registry, check_model_name, save_model_dir
 
     settings = settings_from_context()
     if (out is None) == (register_name is None):
         raise InputError("give exactly one of --out DIR or --register NAME")
+    if register_name is not None:
+        check_model_name(register_name)
     frame = read_table(data_path, text_columns=[text_col])
     require_columns(frame, [text_col, label_col], str(data_path))
     held_out = None

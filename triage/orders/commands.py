@@ -132,10 +132,12 @@ def train_risk(
         model_metadata,
         time_split,
     )
-    from triage.registry import Registry, save_model_dir
+    from triage.registry import Registry, check_model_name, save_model_dir
 
     if (out is None) == (register_name is None):
         raise InputError("give exactly one of --out DIR or --register NAME")
+    if register_name is not None:
+        check_model_name(register_name)
     test_start = _timestamp(test_from, "--test-from")
     test_stop = _timestamp(test_until, "--test-until")
     orders, events = read_order_tables(data_path, events_path)
@@ -370,10 +372,13 @@ def score_orders(
 @handle_errors
 def simulate(n_orders, seed, start, days, open_at, out_path, events_out):
     """Write simulated marketplace orders and tracking events."""
-    from triage.orders.files import write_order_tables
+    from triage.orders.files import events_path_for, write_order_tables
     from triage.orders.simulator import simulate_marketplace
     from triage.orders.snapshots import censor
+    from triage.tables import table_format
 
+    for path in (out_path, events_out or events_path_for(out_path)):
+        table_format(Path(path))  # an unknown file type fails now, not after the simulation
     sim = simulate_marketplace(n_orders, seed=seed, start=_timestamp(start, "--start"), days=days)
     orders, events = sim.orders, sim.events
     if open_at is not None:
