@@ -301,3 +301,29 @@ def serve(tmp_path_factory):
     yield start
     for served in started:
         served.stop()
+
+
+def log_prediction(store, version: str = "v1") -> str:
+    """Log one prediction to act on (a parcel not received, filed as shipping_delay with low
+    confidence, so it needs review) in `store`; its id."""
+    import uuid
+
+    from triage.store import PredictionRecord, utcnow
+
+    pid = str(uuid.uuid4())
+    store.log_predictions(
+        [
+            PredictionRecord(
+                id=pid,
+                created_at=utcnow(),
+                text="包裹没收到",
+                language="zh",
+                category="shipping_delay",
+                confidence=0.4,
+                needs_review=True,
+                model_name="cases",
+                model_version=version,
+            )
+        ]
+    )
+    return pid

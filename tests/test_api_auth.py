@@ -3,11 +3,11 @@
 import datetime as dt
 import hashlib
 import time
-import uuid
 
 import pytest
 
-from triage.store import PredictionRecord, utcnow
+from tests.conftest import log_prediction
+from triage.store import utcnow
 
 CALLERS = (None, "predict", "analyst", "admin")
 RANK = {None: -1, "predict": 0, "analyst": 1, "admin": 2}
@@ -46,23 +46,7 @@ def app(make_app, two_versions):
 
 @pytest.fixture
 def prediction_id(app):
-    pid = str(uuid.uuid4())
-    app.extensions["triage"].store.log_predictions(
-        [
-            PredictionRecord(
-                id=pid,
-                created_at=utcnow(),
-                text="包裹没收到",
-                language="zh",
-                category="shipping_delay",
-                confidence=0.4,
-                needs_review=True,
-                model_name="cases",
-                model_version="v1",
-            )
-        ]
-    )
-    return pid
+    return log_prediction(app.extensions["triage"].store)
 
 
 def _order(order_id):

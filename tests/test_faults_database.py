@@ -22,14 +22,14 @@ import multiprocessing
 import sqlite3
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from triage.store import PredictionRecord, Store, utcnow
+from tests.conftest import log_prediction
+from triage.store import Store, utcnow
 from triage.store_tables import metadata as tables
 
 SUGGESTION_ID = "sug_faults0000001"
@@ -42,20 +42,6 @@ def _order(order_id: str) -> dict:
         "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
         "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
     }
-
-
-def _record(pid: str) -> PredictionRecord:
-    return PredictionRecord(
-        id=pid,
-        created_at=utcnow(),
-        text="包裹没收到",
-        language="zh",
-        category="shipping_delay",
-        confidence=0.4,
-        needs_review=True,
-        model_name="cases",
-        model_version="v2",
-    )
 
 
 def _requests(pid: str) -> list[tuple[str, str, str | None, dict | None]]:
@@ -142,8 +128,7 @@ def service(make_app, served_models, tmp_path):
         app = make_app(models_dir=served_models, **settings)
         store = app.extensions["triage"].store
         keys = {role: store.create_key(role)[1] for role in ("predict", "analyst", "admin")}
-        pid = str(uuid.uuid4())
-        store.log_predictions([_record(pid)])
+        pid = log_prediction(store, "v2")
         orders = OrderService(store)
         orders.orders.save(orders_from_records([_order("FAULT-1")]), None, utcnow())
         facts = {
@@ -317,8 +302,7 @@ def test_concurrent_writer_processes_lose_no_feedback(tmp_path):
     url = f"sqlite:///{tmp_path / 'triage.db'}"
     store = Store(url)
     store.migrate()
-    pid = str(uuid.uuid4())
-    store.log_predictions([_record(pid)])
+    pid = log_prediction(store, "v2")
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     processes = [

@@ -27,13 +27,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import psutil
 import pytest
 
+from tests.conftest import log_prediction
 from triage.registry import STATE, Registry, _write_json_atomic
-from triage.store import PredictionRecord, Store, utcnow
+from triage.store import Store
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -72,22 +72,7 @@ def prepare_database(data_dir) -> tuple[dict[str, str], str]:
     store = Store(f"sqlite:///{data_dir / 'triage.db'}")
     store.migrate()
     keys = {role: store.create_key(role)[1] for role in ("predict", "analyst", "admin")}
-    pid = str(uuid.uuid4())
-    store.log_predictions(
-        [
-            PredictionRecord(
-                id=pid,
-                created_at=utcnow(),
-                text="包裹没收到",
-                language="zh",
-                category="shipping_delay",
-                confidence=0.4,
-                needs_review=True,
-                model_name="cases",
-                model_version="v2",
-            )
-        ]
-    )
+    pid = log_prediction(store, "v2")
     store.dispose()
     return keys, pid
 

@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +24,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from tests.conftest import log_prediction
 from triage.cli import cli
-from triage.store import PredictionRecord, Store, utcnow
+from triage.store import Store
 from triage.store_tables import metadata as tables
 
 MB = 1024 * 1024
@@ -225,22 +225,7 @@ def workspace(tmp_path, served_models, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     store = Store(f"sqlite:///{tmp_path / 'var' / 'triage.db'}")
     store.migrate()
-    pid = str(uuid.uuid4())
-    store.log_predictions(
-        [
-            PredictionRecord(
-                id=pid,
-                created_at=utcnow(),
-                text="包裹没收到",
-                language="zh",
-                category="shipping_delay",
-                confidence=0.4,
-                needs_review=True,
-                model_name="cases",
-                model_version="v1",
-            )
-        ]
-    )
+    pid = log_prediction(store)
     store.add_feedback(pid, "not_received", "note")
     store.create_key("admin", "existing")
     store.dispose()

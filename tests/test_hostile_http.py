@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import log_prediction
 from triage.store import PredictionRecord, utcnow
 from triage.store_tables import metadata as tables
 
@@ -369,22 +370,7 @@ def _seed(app) -> str:
     from triage.orders.suggestions import Suggestion
 
     store = app.extensions["triage"].store
-    pid = str(uuid.uuid4())
-    store.log_predictions(
-        [
-            PredictionRecord(
-                id=pid,
-                created_at=utcnow(),
-                text="包裹没收到",
-                language="zh",
-                category="shipping_delay",
-                confidence=0.4,
-                needs_review=True,
-                model_name="cases",
-                model_version="v1",
-            )
-        ]
-    )
+    pid = log_prediction(store)
     service = OrderService(store)
     service.orders.save(orders_from_records([_order("HOSTILE-1")]), None, utcnow())
     facts = {
