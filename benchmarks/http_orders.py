@@ -65,10 +65,9 @@ def make_tables(n_orders: int, folder: Path) -> dict:
     """Simulated orders and events ending today (UTC), written as Parquet; returns a summary."""
     import pandas as pd
 
-    from triage.orders.default import demo_open_orders
+    from triage.orders.default import demo_open_orders, move_to_day
     from triage.orders.simulator import simulate_marketplace
     from triage.orders.snapshots import censor
-    from triage.orders.storage import TIME_COLUMNS
 
     started = time.perf_counter()
     if n_orders == 3_000:
@@ -78,11 +77,7 @@ def make_tables(n_orders: int, folder: Path) -> dict:
         sim = simulate_marketplace(n_orders, seed=1, start="2024-08-01", days=days)
         at = sim.orders["purchased_at"].max().ceil("D")
         orders, events = censor(sim.orders, sim.events, at)
-    shift = pd.Timestamp.now(tz="UTC").floor("D") - at.floor("D")
-    orders = orders.copy()
-    for column in TIME_COLUMNS:
-        orders[column] = orders[column] + shift
-    events = events.assign(time=events["time"] + shift)
+    orders, events, _ = move_to_day(orders, events, at, pd.Timestamp.now(tz="UTC"))
     folder.mkdir(parents=True, exist_ok=True)
     orders.to_parquet(folder / "orders.parquet")
     events.to_parquet(folder / "events.parquet")
@@ -122,6 +117,8 @@ def bodies(tables: Path, n: int) -> tuple[list[dict], list[dict]]:
     event of a stored open order), cycling through the open orders."""
     import pandas as pd
 
+    from benchmarks.soak import risk_body
+
     orders = pd.read_parquet(tables / "orders.parquet")
     events = pd.read_parquet(tables / "events.parquet")
     now = pd.Timestamp.now(tz="UTC")
@@ -129,31 +126,10 @@ def bodies(tables: Path, n: int) -> tuple[list[dict], list[dict]]:
     open_ = open_[open_["promised_date"] > now - pd.Timedelta(days=20)]
     open_ = open_.sample(min(len(open_), 500), random_state=0).reset_index(drop=True)
     by_order = {k: g for k, g in events.groupby("order_id")}
-
-    def stamp(value) -> str | None:
-        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
-
     risk, ingest = [], []
     for i in range(n):
-        row = open_.iloc[i % len(open_)]
-        record = {
-            k: (
-                stamp(v) if k in ("purchased_at", "promised_date", "ship_by", "delivered_at") else v
-            )
-            for k, v in row.items()
-        }
-        record = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
-        record["n_items"] = int(record["n_items"])
-        record["canceled"] = bool(record["canceled"])
-        own = by_order.get(row["order_id"])
-        own_events = (
-            []
-            if own is None
-            else [
-                {**e, "time": pd.Timestamp(e["time"]).isoformat()} for e in own.to_dict("records")
-            ]
-        )
-        risk.append({"order": record, "events": own_events})
+        row = open_.iloc[i % len(open_)].to_dict()
+        risk.append(risk_body(row, by_order.get(row["order_id"])))
         when = now - pd.Timedelta(minutes=5) + pd.Timedelta(milliseconds=i)
         event = {"order_id": row["order_id"], "time": when.isoformat(), "event_type": "in_transit"}
         ingest.append({"events": [{**event, "location": "BENCH"}]})

@@ -87,33 +87,52 @@ def server_rss(master_pid: int) -> int:
     return total
 
 
-def risk_bodies(orders, events, limit: int = 300) -> list[dict]:
-    """Request bodies for POST /v1/orders/risk: open orders with their events, JSON-ready."""
+def risk_body(order: dict, own_events) -> dict:
+    """A ``POST /v1/orders/risk`` body, JSON-ready: `order` (a row of the canonical orders
+    table as a dict; missing values left out) and `own_events` (its tracking events, a frame, or
+    None)."""
     import pandas as pd
 
-    times = ("purchased_at", "promised_date", "ship_by", "delivered_at")
+    from triage.orders.schema import TIME_COLUMNS
+
+    body: dict = {}
+    for key, value in order.items():
+        if pd.isna(value):
+            continue
+        if key in TIME_COLUMNS:
+            body[key] = pd.Timestamp(value).isoformat()
+        elif key == "n_items":
+            body[key] = int(value)
+        elif key == "canceled":
+            body[key] = bool(value)
+        else:
+            body[key] = value.item() if hasattr(value, "item") else value
+    events = [] if own_events is None else own_events.to_dict("records")
+    for event in events:
+        event["time"] = pd.Timestamp(event["time"]).isoformat()
+    return {"order": body, "events": events}
+
+
+def risk_bodies(orders, events, limit: int = 300) -> list[dict]:
+    """Risk bodies of the first `limit` open orders of the tables, with their events."""
     open_ = orders[orders["delivered_at"].isna() & ~orders["canceled"]].head(limit)
     by_order = {key: group for key, group in events.groupby("order_id")}
-    bodies = []
-    for record in open_.to_dict("records"):
-        order = {}
-        for key, value in record.items():
-            if pd.isna(value):
-                continue
-            if key in times:
-                order[key] = pd.Timestamp(value).isoformat()
-            elif key == "n_items":
-                order[key] = int(value)
-            elif key == "canceled":
-                order[key] = bool(value)
-            else:
-                order[key] = value.item() if hasattr(value, "item") else value
-        own = by_order.get(record["order_id"])
-        own_events = [] if own is None else own.to_dict("records")
-        for event in own_events:
-            event["time"] = pd.Timestamp(event["time"]).isoformat()
-        bodies.append({"order": order, "events": own_events})
-    return bodies
+    return [risk_body(o, by_order.get(o["order_id"])) for o in open_.to_dict("records")]
+
+
+def store_demo_orders(store):
+    """Store the demo day of orders (`triage bootstrap --demo-orders`'s), moved to end today,
+    in `store` (migrated first); returns (orders, events) as stored."""
+    import pandas as pd
+
+    from triage.orders.default import demo_open_orders, move_to_day
+    from triage.orders.storage import OrderStore
+
+    now = pd.Timestamp.now(tz="UTC")
+    orders, events, _ = move_to_day(*demo_open_orders(), now)
+    store.migrate()
+    OrderStore(store).save(orders, events, now.to_pydatetime())
+    return orders, events
 
 
 def write_bodies(path: Path, texts: list[str], risk: list[dict], risk_every: int) -> dict:
@@ -228,47 +247,19 @@ def main() -> int:
         print("error: wrk is not installed (Debian: apt install wrk)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(ROOT))
-    import pandas as pd
-
-    from benchmarks.http_service import free_port, machine, texts
-    from triage.config import Settings
-    from triage.orders.default import demo_open_orders
-    from triage.orders.storage import TIME_COLUMNS, OrderStore
+    from benchmarks.http_service import machine, start_server, texts
     from triage.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        env = {
-            **os.environ,
-            "TRIAGE_DATA_DIR": str(folder / "var"),
-            "TRIAGE_RATE_LIMIT_PER_MINUTE": str(10**9),
-            "TRIAGE_WORKERS": str(args.workers),
-        }
-        settings = Settings.from_env(environ=env)
-        store = Store.from_settings(settings)
-        store.migrate()
-        token = store.create_key("predict", "soak")[1]
-        orders, events, at = demo_open_orders()
-        shift = pd.Timestamp.now(tz="UTC").floor("D") - at.floor("D")
-        for column in TIME_COLUMNS:
-            orders[column] = orders[column] + shift
-        events = events.assign(time=events["time"] + shift)
-        OrderStore(store).save(orders, events, pd.Timestamp.now(tz="UTC").to_pydatetime())
-        store.dispose()
-        counts = write_bodies(
-            folder / "bodies.txt", texts(600), risk_bodies(orders, events), args.risk_every
-        )
-        port = free_port()
-        with (folder / "server.log").open("wb") as log:
-            server = subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "triage"), "serve", "--port", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+        server, port, token = start_server(folder, args.workers, threads=1)
         try:
-            _wait_ready(port, server)
+            store = Store(f"sqlite:///{folder / 'var' / 'triage.db'}")
+            orders, events = store_demo_orders(store)
+            store.dispose()
+            counts = write_bodies(
+                folder / "bodies.txt", texts(600), risk_bodies(orders, events), args.risk_every
+            )
             result = soak(
                 port,
                 server.pid,
@@ -291,23 +282,6 @@ def main() -> int:
     if args.plot:
         plot(result, args.plot)
     return 0 if result["errors"] == 0 else 1
-
-
-def _wait_ready(port: int, server: subprocess.Popen) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("server exited before it was ready")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit("server not ready after 180 s")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 
-import pandas as pd
 import pytest
 
-from benchmarks.soak import risk_bodies, soak, write_bodies, wrk_available
-from triage.orders.default import demo_open_orders
-from triage.orders.storage import TIME_COLUMNS, OrderStore
+from benchmarks.soak import risk_bodies, soak, store_demo_orders, write_bodies, wrk_available
 from triage.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -32,14 +29,8 @@ def test_soak_categorize_and_risk(serve, tmp_path, served_models, corpus):
         pytest.skip("the soak test needs wrk on PATH (Debian: apt install wrk)")
     data_dir = tmp_path / "var"
     store = Store(f"sqlite:///{data_dir / 'triage.db'}")
-    store.migrate()
+    orders, events = store_demo_orders(store)
     token = store.create_key("predict", "soak")[1]
-    orders, events, at = demo_open_orders()
-    shift = pd.Timestamp.now(tz="UTC").floor("D") - at.floor("D")
-    for column in TIME_COLUMNS:
-        orders[column] = orders[column] + shift
-    events = events.assign(time=events["time"] + shift)
-    OrderStore(store).save(orders, events, pd.Timestamp.now(tz="UTC").to_pydatetime())
     store.dispose()
     test_split = corpus[corpus["split"] == "test"].sample(600, random_state=0)
     counts = write_bodies(

@@ -12,6 +12,7 @@ import pandas as pd
 
 from triage.console import echo_json, handle_errors, settings_from_context
 from triage.jobs.gate import RiskGatePolicy
+from triage.orders.commands import KIND_OPTION, TARGET_PRECISION_OPTION
 from triage.tables import read_table, require_columns
 
 __all__ = ["register"]
@@ -188,20 +189,8 @@ def retrain_cases_command(
     type=click.FloatRange(0, 1),
     help="Largest Brier score rise allowed at any decision point.",
 )
-@click.option(
-    "--kind",
-    type=click.Choice(["hgb", "logistic"]),
-    default="hgb",
-    show_default=True,
-    help="Gradient boosting, or the logistic baseline.",
-)
-@click.option(
-    "--target-precision",
-    default=0.6,
-    show_default=True,
-    type=click.FloatRange(0.05, 1.0),
-    help="Order-level precision the suggestion threshold aims at.",
-)
+@KIND_OPTION
+@TARGET_PRECISION_OPTION
 @click.option(
     "--from-db",
     is_flag=True,

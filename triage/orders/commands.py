@@ -29,6 +29,23 @@ _EVENTS = click.option(
 )
 
 
+# shared with `triage retrain risk` (triage.jobs.commands)
+KIND_OPTION = click.option(
+    "--kind",
+    type=click.Choice(["hgb", "logistic"]),
+    default="hgb",
+    show_default=True,
+    help="Gradient boosting, or the logistic baseline.",
+)
+TARGET_PRECISION_OPTION = click.option(
+    "--target-precision",
+    default=0.6,
+    show_default=True,
+    type=click.FloatRange(0.05, 1.0),
+    help="Order-level precision the suggestion threshold aims at.",
+)
+
+
 def _steps(total: int, label: str):
     bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
 
@@ -92,20 +109,8 @@ def _summary(metrics: dict) -> list[str]:
     help="Orders purchased from this date are held out for the report (default: the latest 20 %).",
 )
 @click.option("--test-until", default=None, help="End (exclusive) of the held-out purchases.")
-@click.option(
-    "--kind",
-    type=click.Choice(["hgb", "logistic"]),
-    default="hgb",
-    show_default=True,
-    help="Gradient boosting, or the logistic baseline.",
-)
-@click.option(
-    "--target-precision",
-    default=0.6,
-    show_default=True,
-    type=click.FloatRange(0.05, 1.0),
-    help="Order-level precision the suggestion threshold aims at.",
-)
+@KIND_OPTION
+@TARGET_PRECISION_OPTION
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @handle_errors

@@ -18,6 +18,7 @@ from triage.config import Settings
 from triage.errors import ModelNotFoundError
 from triage.orders.files import write_order_tables
 from triage.orders.report import report_writer
+from triage.orders.schema import TIME_COLUMNS
 from triage.orders.scoring import RISK_MODEL_NAME
 from triage.orders.simulator import simulate_marketplace
 from triage.orders.snapshots import censor
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_ORDERS",
     "demo_open_orders",
     "ensure_default_risk_model",
+    "move_to_day",
     "train_default_risk_model",
     "write_demo_orders",
 ]
@@ -100,6 +102,18 @@ def demo_open_orders(
     at = sim.orders["purchased_at"].max().ceil("D")
     orders, events = censor(sim.orders, sim.events, at)
     return orders, events, at
+
+
+def move_to_day(
+    orders: pd.DataFrame, events: pd.DataFrame, at: pd.Timestamp, day: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timedelta]:
+    """(orders, events, shift): simulated tables moved by whole days so that `at`, their last
+    moment, falls on the midnight that starts `day`. The orders open at `at` are open then."""
+    shift = pd.Timestamp(day).floor("D") - at.floor("D")
+    orders = orders.copy()
+    for column in TIME_COLUMNS:
+        orders[column] = orders[column] + shift
+    return orders, events.assign(time=events["time"] + shift), shift
 
 
 def write_demo_orders(settings: Settings) -> tuple[Path, Path, pd.Timestamp]:

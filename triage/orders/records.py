@@ -28,6 +28,7 @@ from triage.orders.schema import (
     NUMBER_COLUMNS,
     ORDER_COLUMNS,
     TEXT_COLUMNS,
+    TIME_COLUMNS,
     UNKNOWN,
 )
 
@@ -37,7 +38,6 @@ SMALL = 100
 TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?(?:Z|[+-]\d{2}:\d{2})?"
 )
-TIMES = ("purchased_at", "promised_date", "ship_by", "delivered_at")
 UTC = "datetime64[ns, UTC]"
 
 
@@ -102,7 +102,7 @@ def small_orders(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
     try:
         columns: dict[str, list] = {name: [] for name in ORDER_COLUMNS}
         for record in records:
-            for name in TIMES:
+            for name in TIME_COLUMNS:
                 columns[name].append(_time(record.get(name)))
             columns["order_id"].append(_id(record.get("order_id")))
             for name in TEXT_COLUMNS:
@@ -121,7 +121,7 @@ def small_orders(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
         return None
     if any(v is None for v in columns["purchased_at"] + columns["promised_date"]):
         return None
-    out: dict[str, Any] = {name: _times(columns[name]) for name in TIMES}
+    out: dict[str, Any] = {name: _times(columns[name]) for name in TIME_COLUMNS}
     out["promised_date"] = out["promised_date"].dt.floor("D")
     if (out["promised_date"] < out["purchased_at"].dt.floor("D")).any():
         return None

@@ -59,6 +59,7 @@ TEXT_COLUMNS = (
     "category",
 )
 NUMBER_COLUMNS = ("weight_kg", "price", "freight", "distance_km")
+TIME_COLUMNS = ("purchased_at", "promised_date", "ship_by", "delivered_at")
 ORDER_COLUMNS = (
     "order_id",
     "purchased_at",
@@ -202,7 +203,7 @@ def validate_orders(frame: pd.DataFrame, where: str = "orders") -> pd.DataFrame:
             f"{where}: {int(duplicated.sum())} duplicate order_id value(s) "
             f"({_first_bad(duplicated, frame, 'order_id')}); each order must appear once"
         )
-    for column in ("purchased_at", "promised_date", "ship_by", "delivered_at"):
+    for column in TIME_COLUMNS:
         if column in frame.columns:
             out[column] = to_utc(frame[column], where=where, column=column, frame=frame)
         else:

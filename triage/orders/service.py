@@ -33,12 +33,12 @@ import pandas as pd
 
 from triage.config import Settings
 from triage.errors import ConflictError, InputError, NotFoundError
-from triage.orders.default import demo_open_orders
+from triage.orders.default import demo_open_orders, move_to_day
 from triage.orders.features import OrderFeatures
 from triage.orders.history_cache import HistoryCache
 from triage.orders.schema import events_from_records, orders_from_records
 from triage.orders.scoring import RiskScore, RiskScorer, order_states
-from triage.orders.storage import TIME_COLUMNS, OrderStore, SavedOrders
+from triage.orders.storage import OrderStore, SavedOrders
 from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore, suggest_each
 from triage.orders.suggestions import Suggestion, SuggestionPolicy
 from triage.registry import Registry
@@ -352,12 +352,7 @@ class OrderService:
         if self.orders.count():
             return None
         now = now or utcnow()
-        orders, events, at = demo_open_orders()
-        shift = pd.Timestamp(now).floor("D") - at.floor("D")
-        orders = orders.copy()
-        for column in TIME_COLUMNS:
-            orders[column] = orders[column] + shift
-        events = events.assign(time=events["time"] + shift)
+        orders, events, shift = move_to_day(*demo_open_orders(), now)
         self.orders.save(orders, events, now)
         done = self.rescore(scorer, None, now)
         return DemoLoad(len(orders), len(events), shift.days, done.scored, done.flagged, done.made)

@@ -33,14 +33,19 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from triage.orders.schema import EVENT_COLUMNS, NUMBER_COLUMNS, ORDER_COLUMNS, TEXT_COLUMNS
+from triage.orders.schema import (
+    EVENT_COLUMNS,
+    NUMBER_COLUMNS,
+    ORDER_COLUMNS,
+    TEXT_COLUMNS,
+    TIME_COLUMNS,
+)
 from triage.store import Store
 from triage.store_tables import orders as orders_table
 from triage.store_tables import tracking_events
 
 __all__ = ["OrderStore", "SavedOrders"]
 
-TIME_COLUMNS = ("purchased_at", "promised_date", "ship_by", "delivered_at")
 CHUNK = 500  # ids per IN (...) clause: far under every database's limit on parameters
 UPDATE_ORDER = orders_table.update().where(orders_table.c.order_id == sa.bindparam("b_order_id"))
 
