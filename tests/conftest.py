@@ -327,3 +327,39 @@ def log_prediction(store, version: str = "v1") -> str:
         ]
     )
     return pid
+
+
+def http(method: str, url: str, token: str | None = None, body=None, *, headers=None, timeout=30):
+    """(status, JSON answer) of one request to a running server, on a fresh connection; `token`
+    is sent as a bearer key, `headers` as given."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for(condition, timeout: float = 60.0, step: float = 0.2) -> bool:
+    """Whether `condition()` became true within `timeout` seconds (an OSError, a server not
+    answering yet, counts as false)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return True
+        except OSError:
+            pass
+        time.sleep(step)
+    return False

@@ -16,7 +16,6 @@ against a real `triage serve` (gunicorn, loopback).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -25,13 +24,11 @@ import sys
 import textwrap
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import psutil
 import pytest
 
-from tests.conftest import log_prediction
+from tests.conftest import http, log_prediction, wait_for
 from triage.registry import STATE, Registry, _write_json_atomic
 from triage.store import Store
 
@@ -39,32 +36,6 @@ pytestmark = pytest.mark.timeout(600)
 
 #: v1 (tiny_model) says not_received for this text, v2 (relabeled_model) cannot
 PROBE = "买家说包裹显示已签收但是一直没收到 the buyer never received the parcel"
-
-
-def http(method: str, url: str, token: str | None = None, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_for(condition, timeout=60.0, step=0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return True
-        except OSError:
-            pass
-        time.sleep(step)
-    return False
 
 
 def prepare_database(data_dir) -> tuple[dict[str, str], str]:

@@ -12,8 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import pytest
 from api import create_app
 from api.serving import ModelSet
 from api.testing import ConformingClient
+from tests.conftest import http, wait_for
 from triage.config import Settings
 from triage.registry import Registry
 from triage.taxonomy import load_taxonomy
@@ -37,15 +36,6 @@ def _models(root, **settings) -> ModelSet:
 
 def _category(models: ModelSet) -> str:
     return models.case_router().predict([PROBE])[0].category
-
-
-def _wait_for(condition, timeout=30.0, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return False
 
 
 def test_refresh_follows_promotion_and_rollback(two_versions):
@@ -170,9 +160,9 @@ def test_the_watcher_thread_reloads_and_stops(two_versions):
     assert thread.is_alive() and thread.daemon
     try:
         Registry(two_versions).promote("cases", "v1")
-        assert _wait_for(lambda: models.status()["cases"].get("version") == "v1")
+        assert wait_for(lambda: models.status()["cases"].get("version") == "v1", 30, 0.02)
         Registry(two_versions).rollback("cases")
-        assert _wait_for(lambda: models.status()["cases"].get("version") == "v2")
+        assert wait_for(lambda: models.status()["cases"].get("version") == "v2", 30, 0.02)
     finally:
         models.stop()
     assert not thread.is_alive()
@@ -241,7 +231,7 @@ def test_requests_never_fail_while_the_champion_changes(tmp_path, two_versions):
             probe.answered = time.monotonic()
             return body.get_json()["model"]["version"] == version
 
-        assert _wait_for(probe, timeout=60), f"{version} never served"
+        assert wait_for(probe, timeout=60, step=0.02), f"{version} never served"
         return probe.answered
 
     threads = [threading.Thread(target=hammer) for _ in range(2)]
@@ -282,18 +272,6 @@ def test_requests_never_fail_while_the_champion_changes(tmp_path, two_versions):
         assert between == {version}, (version, between)
 
 
-def _http(method, url, headers=None, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.mark.slow
 def test_every_gunicorn_worker_switches_without_failing_a_request(tmp_path, two_versions):
     """`triage serve` with two workers, clients on fresh connections all along: a promotion and
@@ -332,8 +310,8 @@ def test_every_gunicorn_worker_switches_without_failing_a_request(tmp_path, two_
     def hammer():
         while not stop.is_set():
             try:
-                status, body = _http(
-                    "POST", f"{base}/v1/cases/categorize", predict, {"text": PROBE}
+                status, body = http(
+                    "POST", f"{base}/v1/cases/categorize", body={"text": PROBE}, headers=predict
                 )
                 answers.append((status, body.get("model", {}).get("version"), body.get("category")))
             except (OSError, ValueError) as exc:
@@ -348,14 +326,15 @@ def test_every_gunicorn_worker_switches_without_failing_a_request(tmp_path, two_
 
     threads = []
     try:
-        assert _wait_for(lambda: _ready(base), timeout=180, step=0.5), log.read_text()
+        assert wait_for(lambda: _ready(base), timeout=180, step=0.5), log.read_text()
         threads = [threading.Thread(target=hammer) for _ in range(3)]
         for t in threads:
             t.start()
-        assert _http("POST", f"{base}/v1/models/cases/promote", admin, {"version": "v1"})[0] == 200
-        assert _wait_for(lambda: reloaded_by_both("v1"), timeout=120), log.read_text()
-        assert _http("POST", f"{base}/v1/models/cases/rollback", admin)[0] == 200
-        assert _wait_for(lambda: reloaded_by_both("v2"), timeout=120), log.read_text()
+        promote = f"{base}/v1/models/cases/promote"
+        assert http("POST", promote, body={"version": "v1"}, headers=admin)[0] == 200
+        assert wait_for(lambda: reloaded_by_both("v1"), timeout=120, step=0.02), log.read_text()
+        assert http("POST", f"{base}/v1/models/cases/rollback", headers=admin)[0] == 200
+        assert wait_for(lambda: reloaded_by_both("v2"), timeout=120, step=0.02), log.read_text()
         time.sleep(1)
     finally:
         stop.set()
@@ -372,6 +351,6 @@ def test_every_gunicorn_worker_switches_without_failing_a_request(tmp_path, two_
 
 def _ready(base):
     try:
-        return _http("GET", f"{base}/readyz")[0] == 200
+        return http("GET", f"{base}/readyz")[0] == 200
     except OSError:
         return False

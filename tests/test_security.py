@@ -31,6 +31,7 @@ import pytest
 
 import triage.registry as registry_module
 from api.server import scrub
+from tests.conftest import http
 from triage.errors import IntegrityError
 from triage.registry import Registry, load_model_dir
 from triage.store import Store
@@ -42,17 +43,7 @@ FAKE_TOKEN = "ctk_0123456789ab_" + "Q" * 43
 
 
 def _request(base: str, method: str, path: str, headers=None, body=None) -> int:
-    data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-    request = urllib.request.Request(base + path, data=data, method=method)
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return http(method, base + path, body=body, headers=headers)[0]
 
 
 def _no_personal_data(text: str) -> list[str]:
