@@ -214,3 +214,32 @@ def test_metadata_cannot_point_the_artifact_outside_its_folder(two_versions, tmp
         (folder / "metadata.json").write_text(json.dumps(metadata))
         with pytest.raises(IntegrityError, match="not a file here"):
             load_model_dir(folder)
+
+
+def test_every_client_written_atom_of_a_custom_access_log_format_is_scrubbed():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from api.server import RedactingLogger
+
+    config = Config()
+    config.set("accesslog", None)
+    config.set("access_log_format", '%(m)s %(U)s ?%(q)s %(s)s "%({x-note}i)s" %(u)s %({x-api-key}i)s')  # fmt: skip
+    logger = RedactingLogger(config)
+    token = "ctk_0123456789ab_" + "Z" * 43
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/v1/x/{EMAIL}?tel={urllib.parse.quote(PHONE)}",
+        "PATH_INFO": f"/v1/x/{EMAIL}",
+        "QUERY_STRING": f"tel={urllib.parse.quote(PHONE)}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{token}:".encode()).decode(),
+    }
+    request = SimpleNamespace(headers=[("X-NOTE", f"call {PHONE}"), ("X-API-KEY", token)])
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    atoms = logger.atoms(response, request, environ, dt.timedelta(milliseconds=5))
+    line = config.access_log_format % atoms
+    assert "[EMAIL]" in line and line.count("[PHONE]") == 2, line
+    assert _no_personal_data(line) == [] and "Z" * 20 not in line, line
