@@ -1,10 +1,10 @@
-# case-triage: `make run` serves, `make test` runs the whole suite.
+# case-triage: `make run` serves, `make test` runs the whole suite, `make check` the fast loop.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint clean bootstrap
+.PHONY: run test check install lint clean bootstrap
 
 install: $(STAMP)
 
@@ -25,8 +25,14 @@ bootstrap: install
 run: bootstrap
 	$(BIN)/triage serve --create-admin-key
 
+# The whole suite (what CI runs through .ci/run), with the 25 slowest tests listed.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
+
+# The fast development loop: unit, API through the test client and CLI tests; nothing under
+# tests/system/ (real servers, killed processes, soak, notebooks), nothing marked slow.
+check: install
+	$(BIN)/python -m pytest -m "not slow" --durations=10
 
 lint: install
 	$(BIN)/ruff check triage api tests benchmarks

@@ -10,6 +10,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
+#: tests that start real processes (servers, killed writers, kernels, load generators) live here
+SYSTEM = Path(__file__).resolve().parent / "system"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/system/ is `slow`, by where it lives rather than a decorator to
+    remember: `make check` (-m "not slow") leaves them out, `make test` runs them."""
+    for item in items:
+        if SYSTEM in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -243,8 +253,9 @@ class Served:
 def serve(tmp_path_factory):
     """Start `triage serve` on a free loopback port and wait until /readyz answers 200:
     ``serve(models_dir, data_dir, workers=2, **env)`` (env: extra TRIAGE_* variables);
-    ``ready=False`` waits for /healthz only (a server that cannot serve a model yet).
-    Every server still running at the end of the session is stopped."""
+    ``ready=False`` waits for /healthz only (a server that cannot serve a model yet); ``args``
+    are more options of `triage serve` (``("--create-admin-key",)``). The one way the tests
+    start a server. Every server still running at the end of the session is stopped."""
     import json
     import socket
     import subprocess
@@ -256,7 +267,13 @@ def serve(tmp_path_factory):
     started: list[Served] = []
 
     def start(
-        models_dir, data_dir, workers: int = 2, access_log: bool = True, ready: bool = True, **env
+        models_dir,
+        data_dir,
+        workers: int = 2,
+        access_log: bool = True,
+        ready: bool = True,
+        args: tuple[str, ...] = (),
+        **env,
     ) -> Served:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -274,7 +291,7 @@ def serve(tmp_path_factory):
         flag = "--access-log" if access_log else "--no-access-log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [*command, "serve", "--port", str(port), flag],
+                [*command, "serve", "--port", str(port), flag, *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=environ,

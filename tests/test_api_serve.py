@@ -1,36 +1,14 @@
-"""`triage serve` (gunicorn for real, on a free loopback port) and the key commands."""
+"""The key, database and serve commands in process (`triage serve` under gunicorn for real:
+tests/system/test_serve.py)."""
 
 import json
-import os
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from triage.cli import cli
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 @pytest.fixture
@@ -81,56 +59,3 @@ def test_serve_refuses_a_busy_port(run):
 def test_serve_refuses_bad_options(run, args):
     result = run("serve", *args)
     assert result.exit_code == 2 and result.output.startswith("error:")
-
-
-@pytest.mark.slow
-def test_serve_starts_gunicorn_and_the_printed_curl_works(tmp_path, api_models_dir):
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = {
-        **os.environ,
-        "TRIAGE_DATA_DIR": str(tmp_path / "var"),
-        "TRIAGE_MODELS_DIR": str(api_models_dir),
-        "TRIAGE_WORKERS": "2",
-    }
-    script = Path(sys.executable).with_name("triage")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "triage.cli"]
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*command, "serve", "--port", str(port), "--create-admin-key"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        status = None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/readyz")
-            except (ConnectionError, urllib.error.URLError, TimeoutError):
-                status = None
-            if status == 200:
-                break
-            time.sleep(0.5)
-        output = log.read_text()
-        assert status == 200, output
-        assert body["status"] == "ready" and body["models"]["cases"]["version"]
-        assert "Starting gunicorn" in output and "Using worker: sync" in output
-        assert len(re.findall(r"Booting worker with pid", output)) == 2
-        assert _get(f"http://127.0.0.1:{port}/healthz") == (200, {"status": "ok"})
-
-        example = re.search(r"^curl .*?\}'$", output, flags=re.S | re.M)
-        assert example, output
-        if shutil.which("curl"):
-            answer = subprocess.run(
-                ["bash", "-c", example.group(0)], capture_output=True, timeout=30, check=True
-            )
-            prediction = json.loads(answer.stdout)
-            assert prediction["prediction_id"] and prediction["category"]
-            assert prediction["model"]["name"] == "cases"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-    assert server.returncode == 0, log.read_text()[-2000:]

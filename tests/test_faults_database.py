@@ -1,4 +1,4 @@
-"""The database locked, unavailable, coming and going, and written by several processes at once.
+"""The database locked, unavailable, coming and going, and written by several writers at once.
 
 - Locked (another process holds SQLite's write lock past the busy timeout) or unavailable (the
   file replaced by something that is not a database): every operation that needs the database
@@ -8,7 +8,8 @@
   only for a key this worker checked against the database lately; everything else stays 503.
 - While the database comes and goes, every acknowledged write (201 feedback, a prediction
   answered with ``logged: true``) is in the database afterwards.
-- Several processes writing feedback to one database at once lose nothing (count check).
+- Several processes writing feedback to one database at once lose nothing (count check):
+  tests/system/test_faults_database_processes.py.
 
 The service's SQLite busy timeout is 10 s; tests shorten it to 0.3 s on their own engine, so
 that a locked database is seen without waiting.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import multiprocessing
 import sqlite3
 import threading
 import time
@@ -285,36 +285,3 @@ def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service)
     assert set(acknowledged_feedback) <= feedback
     assert set(logged_predictions) <= predictions
     assert len(feedback) == len(acknowledged_feedback)  # and nothing refused got in
-
-
-def _write_feedback(url: str, pid: str, worker: int, n: int, out) -> None:
-    """One process: `n` corrections, one transaction each; the ids acknowledged go to `out`."""
-    store = Store(url)
-    ids = []
-    for i in range(n):
-        row = store.add_feedback(pid, "other", f"process {worker} note {i}")
-        ids.append(row["id"])
-    out.put(ids)
-    store.dispose()
-
-
-def test_concurrent_writer_processes_lose_no_feedback(tmp_path):
-    url = f"sqlite:///{tmp_path / 'triage.db'}"
-    store = Store(url)
-    store.migrate()
-    pid = log_prediction(store, "v2")
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    processes = [
-        context.Process(target=_write_feedback, args=(url, pid, w, 150, out)) for w in range(4)
-    ]
-    for p in processes:
-        p.start()
-    acknowledged = [i for _ in processes for i in out.get(timeout=120)]
-    for p in processes:
-        p.join(timeout=120)
-        assert p.exitcode == 0
-    with store.engine.connect() as conn:
-        stored = set(conn.execute(sa.text("SELECT id FROM feedback")).scalars())
-        assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
-    assert len(acknowledged) == 600 and set(acknowledged) == stored

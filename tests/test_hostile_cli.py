@@ -6,17 +6,15 @@ workspace's files are compared before and after each run).
 `HOSTILE_FILES` (missing, empty, binary, invalid UTF-8, NUL bytes, wrong extension, truncated
 JSONL, a directory...). `test_the_catalogue_covers_every_command` walks the click tree, so a new
 command without a row fails. `ACCEPTED_AS_DATA` texts (emoji, right-to-left, HTML, SQL...) are
-legitimate: predicted, printed and written as given.
+legitimate: predicted, printed and written as given. Arguments that are not UTF-8, which only a
+real process receives: tests/system/test_cli_process.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -339,33 +337,6 @@ def test_sql_in_a_key_id_leaves_every_key_working(workspace):
     assert state(workspace) == before
     listing = run("keys", "list", "--json")
     assert [k["revoked_at"] for k in json.loads(listing.output)] == [None]
-
-
-@pytest.mark.parametrize(
-    "argv",
-    (
-        [b"predict", b"cases", b"--text", b"\xff\xfe caf\xe9 \xed\xa0\x80"],
-        [b"models", b"promote", b"cases", b"\xff\xfe"],
-        [b"train", b"cases", b"--data", b"/tmp/\xff\xfe.csv", b"--out", b"/tmp/x"],
-    ),
-    ids=("text", "version", "path"),
-)
-def test_invalid_utf8_arguments_in_a_real_process(workspace, argv):
-    """argv bytes that are not UTF-8 (a shell passes them as they are): one line, exit 2."""
-    script = Path(sys.executable).with_name("triage")
-    command = (
-        [os.fsencode(script)]
-        if script.exists()
-        else [sys.executable.encode(), b"-m", b"triage.cli"]
-    )
-    env = {**os.environ, "TRIAGE_DATA_DIR": str(workspace / "var")}
-    before = state(workspace)
-    child = subprocess.run(command + argv, capture_output=True, timeout=120, env=env)
-    stderr = child.stderr.decode("utf-8", "replace")
-    assert child.returncode == 2, stderr[-2000:]
-    lines = error_lines(stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr[-2000:]
-    assert state(workspace) == before
 
 
 @pytest.mark.timeout(120)  # a hang guard: the text engine is linear (tests/test_entities.py)

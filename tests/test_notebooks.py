@@ -1,4 +1,5 @@
-"""The analyst notebooks run top to bottom on the default data, and are committed without outputs."""
+"""The analyst notebooks are committed without outputs (they run top to bottom on the default data
+in tests/system/test_notebooks_run.py)."""
 
 from pathlib import Path
 
@@ -18,17 +19,3 @@ def test_committed_without_outputs(path):
     for cell in notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip outputs"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path, tmp_path, monkeypatch):
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("TRIAGE_MODELS_DIR", str(tmp_path / "models"))
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors

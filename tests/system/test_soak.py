@@ -17,7 +17,7 @@ import pytest
 from benchmarks.soak import risk_bodies, soak, store_demo_orders, write_bodies, wrk_available
 from triage.store import Store
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = pytest.mark.timeout(1800)
 
 REQUESTS = int(os.environ.get("TRIAGE_SOAK_REQUESTS", "100000"))
 MIN_SECONDS = 60

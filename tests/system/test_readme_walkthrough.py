@@ -47,7 +47,6 @@ def _ready(port: int) -> bool:
         return False
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not VENV_TRIAGE.exists(), reason=f"the walkthrough runs {VENV_TRIAGE}")
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthrough uses curl")
 def test_the_walkthrough_works_as_written(tmp_path):

@@ -1,0 +1,30 @@
+"""`triage serve` for real: gunicorn on a free loopback port, two workers, the printed curl."""
+
+import json
+import re
+import shutil
+import subprocess
+
+from tests.conftest import http
+
+
+def test_serve_starts_gunicorn_and_the_printed_curl_works(serve, tmp_path, api_models_dir):
+    served = serve(api_models_dir, tmp_path / "var", args=("--create-admin-key",))
+    status, body = http("GET", f"{served.base}/readyz")
+    output = served.log.read_text()
+    assert status == 200, output
+    assert body["status"] == "ready" and body["models"]["cases"]["version"]
+    assert "Starting gunicorn" in output and "Using worker: sync" in output
+    assert len(re.findall(r"Booting worker with pid", output)) == 2
+    assert http("GET", f"{served.base}/healthz") == (200, {"status": "ok"})
+
+    example = re.search(r"^curl .*?\}'$", output, flags=re.S | re.M)
+    assert example, output
+    assert shutil.which("curl"), "the printed example is a curl command"
+    answer = subprocess.run(
+        ["bash", "-c", example.group(0)], capture_output=True, timeout=30, check=True
+    )
+    prediction = json.loads(answer.stdout)
+    assert prediction["prediction_id"] and prediction["category"]
+    assert prediction["model"]["name"] == "cases"
+    assert served.stop() == 0, served.log.read_text()[-2000:]
