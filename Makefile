@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check install lint clean bootstrap
+.PHONY: run test check install tools lint clean bootstrap
 
 install: $(STAMP)
 
@@ -25,8 +25,26 @@ bootstrap: install
 run: bootstrap
 	$(BIN)/triage serve --create-admin-key
 
+# Programs the system tests need that pip cannot install, as "command:Debian package" pairs:
+# wrk loads the server in the soak test. When one is missing, root installs it with apt (one
+# `apt-get update` first); anyone else is told, and the tests that need it skip (CI, where
+# such a skip fails the run, runs as root).
+TOOLS := wrk:wrk
+
+tools:
+	@missing=""; for pair in $(TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing$$missing (apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null; \
+	else \
+	  echo "missing$$missing: install with apt-get install$$missing (as root); the tests that need them skip"; \
+	fi
+
 # The whole suite (what CI runs through .ci/run), with the 25 slowest tests listed.
-test: install
+test: install tools
 	$(BIN)/python -m pytest --durations=25
 
 # The fast development loop: unit, API through the test client and CLI tests; nothing under
