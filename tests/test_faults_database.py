@@ -21,14 +21,13 @@ import contextlib
 import datetime as dt
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tests.conftest import log_prediction
+from tests.conftest import log_prediction, wait_for
 from triage.store import Store, utcnow
 from triage.store_tables import metadata as tables
 
@@ -231,21 +230,22 @@ def test_categorize_answers_unlogged_only_when_configured(service, configured):
 
 
 def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service):
+    """Writers run all along while the test takes the database away three times. Each outage
+    lasts until the writers have met it (feedback answered 503, categorize answered unlogged)
+    and each return until writes are acknowledged again: the faults happen, and are seen, on a
+    machine however busy, instead of hoping a timed flap meets a request."""
     app, keys, pid, path = service(log_without_db=True)
     store = app.extensions["triage"].store
     stop = threading.Event()
     acknowledged_feedback, logged_predictions, statuses = [], [], []
+    unlogged = []
     lock = threading.Lock()
-
-    def flap():
-        while not stop.is_set():
-            with write_locked(path):
-                time.sleep(0.25)
-            time.sleep(0.25)
 
     def write(worker: int):
         client = app.test_client()
-        for i in range(40):
+        i = 0
+        while not stop.is_set():
+            i += 1
             if i % 2:
                 r = _send(
                     client,
@@ -267,18 +267,41 @@ def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service)
                     statuses.append(r.status_code)
                     if r.status_code == 200 and r.get_json()["logged"]:
                         logged_predictions.append(r.get_json()["prediction_id"])
+                    elif r.status_code == 200:
+                        unlogged.append(r.get_json()["prediction_id"])
 
-    flapper = threading.Thread(target=flap)
-    flapper.start()
+    def counts():
+        with lock:
+            acknowledged = len(acknowledged_feedback) + len(logged_predictions)
+            return acknowledged, statuses.count(503), len(unlogged)
+
     writers = [threading.Thread(target=write, args=(w,)) for w in range(3)]
     for t in writers:
         t.start()
-    for t in writers:
-        t.join()
-    stop.set()
-    flapper.join()
+
+    def writes_get_in():
+        acknowledged = counts()[0]
+        assert wait_for(lambda: counts()[0] >= acknowledged + 3, 120), "no write got in"
+
+    def outage():
+        """The write lock held until the writers have met it: two 503s, one unlogged answer."""
+        _, refused, answered = counts()
+        with write_locked(path):
+            assert wait_for(
+                lambda: counts()[1] >= refused + 2 and counts()[2] >= answered + 1, 120
+            ), "the outage was not observed"
+
+    try:
+        for _ in range(3):
+            writes_get_in()  # before the first outage, and after each one
+            outage()
+        writes_get_in()
+    finally:
+        stop.set()
+        for t in writers:
+            t.join(60)
     assert set(statuses) <= {200, 201, 503}
-    assert 503 in statuses and 201 in statuses  # the outage really happened, and writes got in
+    assert statuses.count(503) >= 6 and len(unlogged) >= 3 and 201 in statuses
     with store.engine.connect() as conn:
         feedback = set(conn.execute(sa.text("SELECT id FROM feedback")).scalars())
         predictions = set(conn.execute(sa.text("SELECT id FROM predictions")).scalars())
