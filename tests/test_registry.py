@@ -88,3 +88,10 @@ def test_versions_cannot_escape(tmp_path, tiny_model):
     registry.create("cases", tiny_model, {})
     with pytest.raises(ValueError, match="invalid version"):
         registry.path("cases", "../cases")
+
+
+def test_versions_made_in_one_second_are_listed_in_the_order_they_were_made(tmp_path):
+    registry = Registry(tmp_path)
+    made = [registry.create("m", {"n": i}, {}) for i in range(12)]  # a few milliseconds
+    assert len(set(made)) == 12
+    assert [meta["version"] for meta in registry.versions("m")] == made
