@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check install tools lint clean bootstrap
+.PHONY: run test check test-postgres install tools lint clean bootstrap
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $(STAMP)
 
 # Default models when none are registered, and on an empty database a day of simulated open
@@ -25,15 +25,18 @@ bootstrap: install
 run: bootstrap
 	$(BIN)/triage serve --create-admin-key
 
-# Programs the system tests need that pip cannot install, as "command:Debian package" pairs:
-# wrk loads the server in the soak test. When one is missing, root installs it with apt (one
-# `apt-get update` first); anyone else is told, and the tests that need it skip (CI, where
-# such a skip fails the run, runs as root).
-TOOLS := wrk:wrk
+# Programs the tests need that pip cannot install, as "command:Debian package" pairs: wrk loads
+# the server in the soak test; initdb (Debian keeps it in /usr/lib/postgresql/*/bin) starts the
+# throwaway PostgreSQL cluster of the database tests. When one is missing, root installs it with
+# apt (one `apt-get update` first); anyone else is told, and the tests that need it skip (CI,
+# where such a skip fails the run, runs as root).
+TOOLS := wrk:wrk initdb:postgresql
 
 tools:
 	@missing=""; for pair in $(TOOLS); do \
-	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	  cmd="$${pair%%:*}"; \
+	  command -v "$$cmd" >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/"$$cmd" >/dev/null 2>&1 \
+	    || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -47,10 +50,16 @@ tools:
 test: install tools
 	$(BIN)/python -m pytest --durations=25
 
+# The database tests (store, migrations, API, faults, concurrency, rate limits) against a
+# throwaway PostgreSQL cluster alone; make test runs them against SQLite and PostgreSQL.
+test-postgres: install tools
+	$(BIN)/python -m pytest -m postgres --durations=10
+
 # The fast development loop: unit, API through the test client and CLI tests; nothing under
-# tests/system/ (real servers, killed processes, soak, notebooks), nothing marked slow.
+# tests/system/ (real servers, killed processes, soak, notebooks), nothing marked slow, and the
+# database tests on SQLite only (make test-postgres runs their PostgreSQL half).
 check: install
-	$(BIN)/python -m pytest -m "not slow" --durations=10
+	$(BIN)/python -m pytest -m "not slow and not postgres" --durations=10
 
 lint: install
 	$(BIN)/ruff check triage api tests benchmarks

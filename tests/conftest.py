@@ -159,14 +159,74 @@ def api_risk_scorer():
     return RiskScorer(model, version="test-risk")
 
 
+# --- the database: SQLite, and PostgreSQL for the database tests -----------------------------
+#: modules whose tests run against both databases (those using `database_url`, directly or
+#: through `make_app`/`app`/`client`): store, migrations, API, faults, concurrency, rate limits
+POSTGRES_MODULES = {
+    "test_store",
+    "test_store_orders",
+    "test_api_auth",
+    "test_api_feedback",
+    "test_api_orders",
+    "test_api_models",
+    "test_faults_database",
+    "test_faults_database_processes",
+    "test_faults_kill",
+    "test_database_concurrency",
+}
+
+
+def pytest_generate_tests(metafunc):
+    """`database_url` is SQLite, and also PostgreSQL (marked `postgres`: make test-postgres runs
+    those alone) in POSTGRES_MODULES."""
+    if "database_url" not in metafunc.fixturenames:
+        return
+    if metafunc.module.__name__.rsplit(".", 1)[-1] not in POSTGRES_MODULES:
+        return  # the fixture's default: SQLite, and test ids unchanged
+    backends = [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+    metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's throwaway PostgreSQL cluster (tests/pg.py), started on first use. Where
+    none can start the PostgreSQL tests skip saying why, which fails CI (CI=true)."""
+    from tests.pg import Cluster, PostgresUnavailable
+
+    try:
+        cluster = Cluster.start()
+    except PostgresUnavailable as why:
+        pytest.skip(f"no PostgreSQL server could be started: {why}")
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture
-def make_app(tmp_path, api_models_dir, api_router, api_risk_scorer):
-    """Build an app on a fresh database; keyword settings override the defaults."""
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database for one test: an SQLite file under tmp_path/var (the service's
+    default place), or a new database on the session's PostgreSQL cluster."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        return request.getfixturevalue("postgres").create_database()
+    return f"sqlite:///{tmp_path / 'var' / 'triage.db'}"
+
+
+@pytest.fixture
+def make_app(tmp_path, database_url, api_models_dir, api_router, api_risk_scorer):
+    """Build an app on a fresh database (`database_url`); keyword settings override the
+    defaults."""
     from api import create_app
     from api.testing import ConformingClient
 
     def build(**settings):
-        config = {"models_dir": api_models_dir, "data_dir": tmp_path / "var", "TESTING": True}
+        config = {
+            "models_dir": api_models_dir,
+            "data_dir": tmp_path / "var",
+            "database_url": database_url,
+            "TESTING": True,
+        }
         app = create_app({**config, **settings, "load_models": False})
         app.test_client_class = ConformingClient
         models = app.extensions["triage"].models

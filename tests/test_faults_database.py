@@ -1,7 +1,8 @@
 """The database locked, unavailable, coming and going, and written by several writers at once.
 
-- Locked (another process holds SQLite's write lock past the busy timeout) or unavailable (the
-  file replaced by something that is not a database): every operation that needs the database
+- Locked (another connection holds the write lock past the lock timeout) or unavailable (the
+  SQLite file replaced by something that is not a database, the PostgreSQL database refusing
+  connections): every operation that needs the database
   answers 503 ``database_unavailable`` with Retry-After, the public ones still answer, nothing is
   stored, and the service works again once the database is back.
 - ``log_without_db``: categorize answers unlogged (``logged: false``) only when configured, and
@@ -11,8 +12,9 @@
 - Several processes writing feedback to one database at once lose nothing (count check):
   tests/system/test_faults_database_processes.py.
 
-The service's SQLite busy timeout is 10 s; tests shorten it to 0.3 s on their own engine, so
-that a locked database is seen without waiting.
+Every test runs on SQLite and on PostgreSQL (`Outages` makes the faults of each). The service's
+lock timeout (SQLite's busy timeout, PostgreSQL's lock_timeout) is 10 s; tests shorten it to
+0.3 s on their own engine, so that a locked database is seen without waiting.
 """
 
 from __future__ import annotations
@@ -69,41 +71,73 @@ def _requests(pid: str) -> list[tuple[str, str, str | None, dict | None]]:
     ]
 
 
-def _short_busy_timeout(store: Store, ms: int = 300) -> None:
+def _short_lock_timeout(store: Store, ms: int = 300) -> None:
+    """The store waits `ms` for a lock instead of the service's 10 s."""
+
     @event.listens_for(store.engine, "connect")
-    def _busy(dbapi_connection, _record):  # runs after the store's own PRAGMAs
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")
+    def _timeout(dbapi_connection, _record):  # runs after the store's own settings
+        if store.url.get_backend_name() == "sqlite":
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {ms}")
+        else:
+            dbapi_connection.execute(f"SET lock_timeout = {ms}")
+            dbapi_connection.commit()
 
     store.engine.dispose()
 
 
-@contextlib.contextmanager
-def write_locked(path: Path):
-    """Another connection holds the database's write lock (as a long writer would)."""
-    other = sqlite3.connect(path, isolation_level=None, timeout=30)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
+class Outages:
+    """The two faults of one test's database, SQLite file or PostgreSQL database.
 
+    `locked()`: another connection holds the write lock (SQLite: BEGIN EXCLUSIVE; PostgreSQL:
+    every table LOCKed IN EXCLUSIVE MODE, which lets plain reads through, as SQLite's WAL does),
+    as a long writer or a migration would. `unavailable()`: the database is gone until the block
+    ends (SQLite: the file replaced by bytes that are not a database; PostgreSQL: the database
+    refuses connections and its open ones are cut, as a stopped server would).
+    """
 
-@contextlib.contextmanager
-def not_a_database(path: Path, store: Store):
-    """The database file replaced by bytes that are not a database, then put back."""
-    store.engine.dispose()
-    saved = {p: p.read_bytes() for p in path.parent.glob(path.name + "*")}
-    for p in saved:
-        p.unlink()
-    path.write_bytes(b"this is not an SQLite database, it is a fault" * 100)
-    try:
-        yield
-    finally:
+    def __init__(self, store: Store, postgres=None):
+        self.store, self.postgres = store, postgres
+        self.path = None if postgres else Path(store.url.database)
+
+    @contextlib.contextmanager
+    def locked(self):
+        if self.postgres is None:
+            other = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            other.execute("BEGIN EXCLUSIVE")
+            try:
+                yield
+            finally:
+                other.execute("ROLLBACK")
+                other.close()
+            return
+        engine = sa.create_engine(self.store.url)
+        try:
+            with engine.connect() as conn, conn.begin():
+                names = ", ".join(t.name for t in tables.sorted_tables)
+                conn.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")
+                yield  # rolled back when the block ends
+        finally:
+            engine.dispose()
+
+    @contextlib.contextmanager
+    def unavailable(self):
+        store, path = self.store, self.path
+        if self.postgres is not None:
+            with self.postgres.down(store.url.database):
+                yield
+            return
         store.engine.dispose()
-        path.unlink()
-        for p, data in saved.items():
-            p.write_bytes(data)
+        saved = {p: p.read_bytes() for p in path.parent.glob(path.name + "*")}
+        for p in saved:
+            p.unlink()
+        path.write_bytes(b"this is not an SQLite database, it is a fault" * 100)
+        try:
+            yield
+        finally:
+            store.engine.dispose()
+            path.unlink()
+            for p, data in saved.items():
+                p.write_bytes(data)
 
 
 def database_rows(store: Store) -> dict[str, list]:
@@ -116,8 +150,10 @@ def database_rows(store: Store) -> dict[str, list]:
 
 
 @pytest.fixture
-def service(make_app, served_models, tmp_path):
-    """An app on a file database with a prediction, an order and an open suggestion."""
+def service(request, make_app, served_models, database_url):
+    """An app on a file database (or a PostgreSQL one) with a prediction, an order and an open
+    suggestion; its `Outages`."""
+    postgres = None if database_url.startswith("sqlite") else request.getfixturevalue("postgres")
 
     def build(**settings):
         from triage.orders.schema import orders_from_records
@@ -151,8 +187,8 @@ def service(make_app, served_models, tmp_path):
                 model={"name": "risk", "version": "v1", "threshold": 0.5},
             )
         )
-        _short_busy_timeout(store)
-        return app, keys, pid, tmp_path / "var" / "triage.db"
+        _short_lock_timeout(store)
+        return app, keys, pid, Outages(store, postgres)
 
     return build
 
@@ -162,13 +198,13 @@ def _send(client, method, path, role, body, keys):
     return client.open(path, method=method, json=body, headers=headers)
 
 
-@pytest.mark.parametrize("fault", ("locked", "not a database"))
+@pytest.mark.parametrize("fault", ("locked", "unavailable"))
 def test_every_operation_that_needs_the_database_is_503_with_retry_after(service, fault):
-    app, keys, pid, path = service()
+    app, keys, pid, outages = service()
     store = app.extensions["triage"].store
     client = app.test_client()
     before = database_rows(store)
-    outage = write_locked(path) if fault == "locked" else not_a_database(path, store)
+    outage = outages.locked() if fault == "locked" else outages.unavailable()
     answers = {}
     with outage:
         for method, url, role, body in _requests(pid):
@@ -178,7 +214,7 @@ def test_every_operation_that_needs_the_database_is_503_with_retry_after(service
             assert response.status_code == 200, url
             continue
         if url == "/readyz" and fault == "locked":
-            assert response.status_code == 200  # WAL: readers are not blocked by a writer
+            assert response.status_code == 200  # readers are not blocked by a writer
             continue
         assert response.status_code == 503, (method, url, response.get_json())
         assert response.headers["Retry-After"].isdigit()
@@ -192,14 +228,14 @@ def test_every_operation_that_needs_the_database_is_503_with_retry_after(service
 
 @pytest.mark.parametrize("configured", (False, True))
 def test_categorize_answers_unlogged_only_when_configured(service, configured):
-    app, keys, pid, path = service(log_without_db=configured)
+    app, keys, pid, outages = service(log_without_db=configured)
     store = app.extensions["triage"].store
     client = app.test_client()
     text = {"text": "the parcel never arrived, order 112-4839201-7734512"}
     assert _send(client, "POST", "/v1/cases/categorize", "predict", text, keys).status_code == 200
     unseen = store.create_key("predict")[1]  # never used before the outage
     before = database_rows(store)
-    with write_locked(path):
+    with outages.locked():
         answer = _send(client, "POST", "/v1/cases/categorize", "predict", text, keys)
         stranger = client.post(
             "/v1/cases/categorize", json=text, headers={"Authorization": f"Bearer {unseen}"}
@@ -222,8 +258,12 @@ def test_categorize_answers_unlogged_only_when_configured(service, configured):
         assert answer.get_json()["category"]
     else:
         assert answer.status_code == 503 and answer.headers["Retry-After"]
-    for refused in (stranger, forged, feedback):  # a key not checked lately, a forged secret
-        assert refused.status_code == 503 and refused.headers["Retry-After"]
+    for refused in (stranger, feedback):  # a key not checked lately; a write
+        assert refused.status_code == 503 and refused.headers["Retry-After"], refused.get_json()
+    # a forged secret is never answered from memory: 503 on SQLite (the lock keeps the key's
+    # read out too: the request's transaction begins as a writer), 401 on PostgreSQL (the key
+    # can still be read, and does not match)
+    assert forged.status_code == (401 if outages.postgres else 503), forged.get_json()
     assert database_rows(store) == before
     again = _send(client, "POST", "/v1/cases/categorize", "predict", text, keys)
     assert again.status_code == 200 and again.get_json()["logged"] is True
@@ -234,7 +274,7 @@ def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service)
     lasts until the writers have met it (feedback answered 503, categorize answered unlogged)
     and each return until writes are acknowledged again: the faults happen, and are seen, on a
     machine however busy, instead of hoping a timed flap meets a request."""
-    app, keys, pid, path = service(log_without_db=True)
+    app, keys, pid, outages = service(log_without_db=True)
     store = app.extensions["triage"].store
     stop = threading.Event()
     acknowledged_feedback, logged_predictions, statuses = [], [], []
@@ -286,7 +326,7 @@ def test_nothing_acknowledged_is_lost_while_the_database_comes_and_goes(service)
     def outage():
         """The write lock held until the writers have met it: two 503s, one unlogged answer."""
         _, refused, answered = counts()
-        with write_locked(path):
+        with outages.locked():
             assert wait_for(
                 lambda: counts()[1] >= refused + 2 and counts()[2] >= answered + 1, 120
             ), "the outage was not observed"

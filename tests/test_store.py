@@ -13,8 +13,8 @@ from triage.store import PredictionRecord, Store, utcnow
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store.from_settings(Settings.from_env({"data_dir": tmp_path / "var"}))
+def store(database_url):
+    store = Store(database_url)
     store.migrate()
     return store
 
@@ -206,3 +206,24 @@ def test_migrations_build_exactly_the_tables_of_the_code(store):
     with store.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
     assert differences == []
+
+
+@pytest.mark.parametrize("start", ("0001", "0002"))
+def test_migrations_from_each_earlier_revision_reach_the_tables_of_the_code(database_url, start):
+    """A database left at an earlier revision (a service not upgraded yet) migrates to exactly
+    the schema of the code, on SQLite and on PostgreSQL."""
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from triage.store_tables import metadata
+
+    store = Store(database_url)
+    with store.engine.connect() as conn:
+        command.upgrade(store._alembic_config(conn), start)
+        conn.commit()
+    assert store.current_revision() == start and not store.is_current()
+    assert store.migrate() == store.head_revision() == store.current_revision()
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store.dispose()

@@ -24,8 +24,8 @@ DAY = dt.timedelta(days=1)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store.from_settings(Settings.from_env({"data_dir": tmp_path / "var"}))
+def store(database_url):
+    store = Store(database_url)
     store.migrate()
     return store
 

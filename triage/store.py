@@ -49,6 +49,9 @@ from triage.store_tables import (
 __all__ = ["KeyRecord", "PredictionRecord", "Store", "metadata", "utcnow"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: how long a statement waits for a lock another connection holds (SQLite's busy timeout,
+#: PostgreSQL's lock_timeout) before it fails
+LOCK_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, see _begin
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if _sqlite_file(engine.url) is not None:
             cursor.execute("PRAGMA journal_mode = WAL")
@@ -149,6 +152,11 @@ class Store:
                     ) from None
         else:
             options["pool_pre_ping"] = True
+            if parsed.get_backend_name() == "postgresql" and "options" not in parsed.query:
+                # as SQLite's busy timeout: a statement waits at most 10 s for a lock held by
+                # another session (a long migration, a VACUUM FULL), then fails (503), instead
+                # of holding its request and its worker for as long as the lock lasts
+                options["connect_args"] = {"options": f"-c lock_timeout={LOCK_TIMEOUT_MS}"}
         try:
             self.engine = sa.create_engine(parsed, **options)
         except (exc.ArgumentError, ImportError) as error:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -27,6 +26,7 @@ import time
 
 import psutil
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import http, log_prediction, wait_for
 from triage.registry import STATE, Registry, _write_json_atomic
@@ -38,9 +38,10 @@ pytestmark = pytest.mark.timeout(600)
 PROBE = "买家说包裹显示已签收但是一直没收到 the buyer never received the parcel"
 
 
-def prepare_database(data_dir) -> tuple[dict[str, str], str]:
-    """Keys per role and one logged prediction to correct."""
-    store = Store(f"sqlite:///{data_dir / 'triage.db'}")
+def prepare_database(url) -> tuple[dict[str, str], str]:
+    """Keys per role and one logged prediction to correct, in the database at `url` (or the
+    service's default SQLite file under a data folder)."""
+    store = Store(url if isinstance(url, str) else f"sqlite:///{url / 'triage.db'}")
     store.migrate()
     keys = {role: store.create_key(role)[1] for role in ("predict", "analyst", "admin")}
     pid = log_prediction(store, "v2")
@@ -48,10 +49,16 @@ def prepare_database(data_dir) -> tuple[dict[str, str], str]:
     return keys, pid
 
 
-def stored_feedback(data_dir) -> set[str]:
-    with sqlite3.connect(data_dir / "triage.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return {row[0] for row in db.execute("SELECT id FROM feedback")}
+def stored_feedback(url: str) -> set[str]:
+    """The ids of the stored corrections (after SQLite's integrity check)."""
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            if store.url.get_backend_name() == "sqlite":
+                assert conn.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
+            return set(conn.execute(sa.text("SELECT id FROM feedback")).scalars())
+    finally:
+        store.dispose()
 
 
 def serves(served, version: str, token: str) -> bool:
@@ -203,16 +210,22 @@ def _feedback_clients(base, token, pid, n_threads, per_thread, stop=None):
     return threads, acknowledged, failures
 
 
-def _server(serve, tmp_path, served_models, workers=2):
-    keys, pid = prepare_database(tmp_path / "var")
-    served = serve(served_models, tmp_path / "var", workers=workers, access_log=False)
+def _server(serve, tmp_path, served_models, database_url, workers=2):
+    keys, pid = prepare_database(database_url)
+    served = serve(
+        served_models,
+        tmp_path / "var",
+        workers=workers,
+        access_log=False,
+        TRIAGE_DATABASE_URL=database_url,
+    )
     return served, keys, pid
 
 
 def test_sigkill_of_a_worker_mid_batch_loses_no_acknowledged_feedback(
-    serve, tmp_path, served_models
+    serve, tmp_path, served_models, database_url
 ):
-    served, keys, pid = _server(serve, tmp_path, served_models)
+    served, keys, pid = _server(serve, tmp_path, served_models, database_url)
     workers = psutil.Process(served.process.pid).children()
     assert len(workers) == 2
     threads, acknowledged, failures = _feedback_clients(served.base, keys["analyst"], pid, 4, 60)
@@ -222,15 +235,15 @@ def test_sigkill_of_a_worker_mid_batch_loses_no_acknowledged_feedback(
         t.join(120)
     assert wait_for(lambda: len(psutil.Process(served.process.pid).children()) == 2, 60)
     assert wait_for(lambda: http("GET", f"{served.base}/readyz")[0] == 200, 60)
-    assert set(acknowledged) == stored_feedback(tmp_path / "var")
+    assert set(acknowledged) == stored_feedback(database_url)
     assert len(acknowledged) + len(failures) == 240 and len(acknowledged) > 200
     served.stop()
 
 
 def test_sigkill_of_the_whole_server_mid_batch_loses_no_acknowledged_feedback(
-    serve, tmp_path, served_models
+    serve, tmp_path, served_models, database_url
 ):
-    served, keys, pid = _server(serve, tmp_path, served_models)
+    served, keys, pid = _server(serve, tmp_path, served_models, database_url)
     stop = threading.Event()
     threads, acknowledged, failures = _feedback_clients(
         served.base, keys["analyst"], pid, 4, 10_000, stop
@@ -241,11 +254,13 @@ def test_sigkill_of_the_whole_server_mid_batch_loses_no_acknowledged_feedback(
     for t in threads:
         t.join(120)
     assert failures  # requests were in flight
-    stored = stored_feedback(tmp_path / "var")
+    stored = stored_feedback(database_url)
     assert set(acknowledged) <= stored
     # at most the requests cut between commit and answer are stored unacknowledged
     assert len(stored - set(acknowledged)) <= 4
-    again = serve(served_models, tmp_path / "var", access_log=False)
+    again = serve(
+        served_models, tmp_path / "var", access_log=False, TRIAGE_DATABASE_URL=database_url
+    )
     status, logged = http("GET", f"{again.base}/v1/predictions/{pid}", keys["analyst"])
     assert status == 200 and {f["id"] for f in logged["feedback"]} == stored
     assert serves(again, "v2", keys["predict"])
@@ -264,9 +279,9 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_sigkill_of_a_writer_process_mid_batch_loses_no_acknowledged_feedback(tmp_path):
-    _, pid = prepare_database(tmp_path)
-    url = f"sqlite:///{tmp_path / 'triage.db'}"
+def test_sigkill_of_a_writer_process_mid_batch_loses_no_acknowledged_feedback(database_url):
+    _, pid = prepare_database(database_url)
+    url = database_url
     child = subprocess.Popen(
         [sys.executable, "-c", WRITER, url, pid], stdout=subprocess.PIPE, text=True
     )
@@ -279,17 +294,19 @@ def test_sigkill_of_a_writer_process_mid_batch_loses_no_acknowledged_feedback(tm
     child.wait(timeout=60)
     acknowledged += [line.strip() for line in child.stdout if line.strip()]
     assert child.returncode == -signal.SIGKILL
-    stored = stored_feedback(tmp_path)
+    stored = stored_feedback(database_url)
     assert set(acknowledged) <= stored and len(stored - set(acknowledged)) <= 1
 
 
-def test_three_workers_four_clients_store_every_correction_once(serve, tmp_path, served_models):
-    served, keys, pid = _server(serve, tmp_path, served_models, workers=3)
+def test_three_workers_four_clients_store_every_correction_once(
+    serve, tmp_path, served_models, database_url
+):
+    served, keys, pid = _server(serve, tmp_path, served_models, database_url, workers=3)
     threads, acknowledged, failures = _feedback_clients(served.base, keys["analyst"], pid, 4, 50)
     for t in threads:
         t.join(300)
     assert failures == [] and len(acknowledged) == 200
-    assert stored_feedback(tmp_path / "var") == set(acknowledged)
+    assert stored_feedback(database_url) == set(acknowledged)
     served.stop()
 
 
