@@ -107,7 +107,7 @@ def test_risk_as_of_before_the_purchase_is_not_open(post):
         ({"order": {**order("X"), "weight_kg": -1}}, 422, "order.weight_kg"),
         ({"order": order("X"), "events": [{**event("X", 1), "event_type": "lost"}]}, 422,
          "events[0].event_type"),
-        ({"order": {**order("X"), "purchased_at": "2024-13-45"}}, 422, "orders"),
+        ({"order": {**order("X"), "purchased_at": "2024-13-45"}}, 422, "order.purchased_at"),
         ({"order": order("X", purchased_days_ago=1, promised_in_days=-5)}, 422, "orders"),
         ({"orders": [order("X"), order("X")]}, 422, "orders"),
         ({"order": order("X"), "events": [event("Y", 1)]}, 422, "events"),

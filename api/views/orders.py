@@ -25,7 +25,13 @@ from api.runtime import Runtime, runtime
 from api.validation import parse_json_body
 from triage.config import Settings
 from triage.errors import InputError, StoreError
-from triage.orders.schema import EVENT_TYPES, events_from_records, orders_from_records
+from triage.orders.schema import (
+    EARLIEST_YEAR,
+    EVENT_TYPES,
+    LATEST_YEAR,
+    events_from_records,
+    orders_from_records,
+)
 from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
 from triage.orders.service import OrderService
 from triage.registry import Registry
@@ -42,10 +48,36 @@ _SERVICES: weakref.WeakKeyDictionary[Store, OrderService] = weakref.WeakKeyDicti
 
 EVENTS_PER_ORDER = 20  # the events limit of a body is this many per order of the batch limit
 SUGGESTED_CATEGORIES = ["shipping_delay", "not_received"]
-ISO_TIME = (
-    r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?"
-    r"([Zz]|[+-]\d{2}(:?\d{2})?)?)?$"
-)
+
+
+def _iso_time_pattern() -> str:
+    """An ISO 8601 date or date-time that the order checks take: a real calendar day (leap
+    years included) of the years 1900-2200 (triage.orders.schema's EARLIEST_YEAR, LATEST_YEAR),
+    hours 00-23, minutes and seconds 00-59, an optional fraction and UTC offset. The years are
+    checked in UTC, so on the first and last day of the range an offset may not move the time
+    out of it: 1900-01-01 takes no offset ahead of UTC and 2200-12-31 none behind it (a few
+    acceptable times of those two days are refused by the document, none is admitted that the
+    code refuses). Digits are [0-9]: a regular expression's \\d takes any Unicode digit."""
+    assert (EARLIEST_YEAR, LATEST_YEAR) == (1900, 2200), "update the pattern with the years"
+    day31, day30, day28 = r"(0[1-9]|[12][0-9]|3[01])", r"(0[1-9]|[12][0-9]|30)", r"(0[1-9]|1[0-9]|2[0-8])"
+    short = rf"(0[469]|11)-{day30}|02-{day28}"
+    month_day = rf"((0[13578]|1[02])-{day31}|{short})"
+    leap = r"((19|20|21)(0[48]|[2468][048]|[13579][26])|2000)"  # not 1900, 2100, 2200
+    clock = r"[Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
+    hours = r"([01][0-9]|2[0-3])(:?[0-5][0-9])?"
+    # every day but the first and the last of the range: any offset
+    days = (
+        rf"(190[1-9]|19[1-9][0-9]|20[0-9][0-9]|21[0-9][0-9])-{month_day}|{leap}-02-29"
+        rf"|1900-(01-(0[2-9]|[12][0-9]|3[01])|(0[3578]|1[02])-{day31}|{short})"
+        rf"|2200-((0[13578]|10)-{day31}|12-(0[1-9]|[12][0-9]|30)|{short})"
+    )
+    anywhere = rf"({days})({clock}([Zz]|[+-]{hours})?)?"
+    first = rf"1900-01-01({clock}([Zz]|-{hours}|\+00(:?00)?)?)?"
+    last = rf"2200-12-31({clock}([Zz]|\+{hours}|-00(:?00)?)?)?"
+    return rf"^({anywhere}|{first}|{last})$"
+
+
+ISO_TIME = _iso_time_pattern()
 
 
 def risk_scorer_loader(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
@@ -203,7 +235,10 @@ def _time(description: str, nullable: bool = False) -> dict[str, Any]:
         "type": ["string", "null"] if nullable else "string",
         "maxLength": 40,
         "pattern": ISO_TIME,
-        "x-pattern-message": "must be an ISO 8601 date or date-time, e.g. 2024-11-12T09:30:00Z",
+        "x-pattern-message": (
+            "must be an ISO 8601 date or date-time of the years 1900-2200, "
+            "e.g. 2024-11-12T09:30:00Z"
+        ),
         "description": description,
     }
 
@@ -432,6 +467,18 @@ def _schemas(settings: Settings) -> dict[str, Any]:
     }
 
 
+def decision_links(suggestion_id: str) -> dict[str, Any]:
+    """OpenAPI links from a response naming a suggestion (the runtime expression
+    `suggestion_id`) to accepting and to dismissing it."""
+    return {
+        verb.capitalize() + "Suggestion": {
+            "operationId": f"{verb}Suggestion",
+            "parameters": {"suggestion_id": suggestion_id},
+        }
+        for verb in ("accept", "dismiss")
+    }
+
+
 def openapi(settings: Settings) -> dict[str, Any]:
     secured = {"security": [{"bearer": []}, {"apiKey": []}]}
     stamp = "2024-11-08T10:00:00Z"
@@ -450,6 +497,14 @@ def openapi(settings: Settings) -> dict[str, Any]:
         f"At most {settings.batch_limit} orders and "
         f"{settings.batch_limit * EVENTS_PER_ORDER} events per request; all-or-nothing."
     )
+    # the suggestions an ingest made: list the order's suggestions, accept or dismiss the first
+    ingest_links = {
+        "ListOrderSuggestions": {
+            "operationId": "listSuggestions",
+            "parameters": {"order_id": "$response.body#/suggestions/0/order_id"},
+        },
+        **decision_links("$response.body#/suggestions/0/suggestion_id"),
+    }
     return {
         "paths": {
             "/v1/orders/risk": {
@@ -494,7 +549,8 @@ def openapi(settings: Settings) -> dict[str, Any]:
                         ref("OrdersIngest"), example={"orders": [order], "events": [event]}
                     ),
                     "responses": {
-                        "200": json_response(ref("IngestResult"), "Stored and re-scored."),
+                        "200": json_response(ref("IngestResult"), "Stored and re-scored.")
+                        | {"links": ingest_links},
                         **ingest_errors,
                     },
                 }
@@ -512,7 +568,8 @@ def openapi(settings: Settings) -> dict[str, Any]:
                     **secured,
                     "requestBody": json_body(ref("EventsIngest"), example={"events": [event]}),
                     "responses": {
-                        "200": json_response(ref("IngestResult"), "Stored and re-scored."),
+                        "200": json_response(ref("IngestResult"), "Stored and re-scored.")
+                        | {"links": ingest_links},
                         **ingest_errors,
                     },
                 }

@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.openapi import error_responses, json_body, json_response, ref
 from api.runtime import runtime
 from api.validation import parse_json_body, query_int
-from api.views.orders import SUGGESTED_CATEGORIES, order_service
+from api.views.orders import SUGGESTED_CATEGORIES, decision_links, order_service
 from triage.config import Settings
 from triage.orders.suggestions import STATUSES
 from triage.text.language import LANGUAGES
@@ -246,7 +246,12 @@ def openapi(settings: Settings) -> dict[str, Any]:
                             "name": "offset",
                             "in": "query",
                             "description": "Skip this many (`next_offset` of the previous page).",
-                            "schema": {"type": "integer", "minimum": 0, "default": 0},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": MAX_OFFSET,
+                                "default": 0,
+                            },
                         },
                     ],
                     "responses": {
@@ -261,7 +266,8 @@ def openapi(settings: Settings) -> dict[str, Any]:
                                 },
                             },
                             "A page of suggestions.",
-                        ),
+                        )
+                        | {"links": decision_links("$response.body#/suggestions/0/suggestion_id")},
                         **error_responses(400, 401, 403, 422, 429, 503),
                     },
                 }
