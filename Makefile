@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-postgres install tools lint clean bootstrap
+.PHONY: run test check test-postgres stress install tools lint clean bootstrap
 
 install: $(STAMP)
 
@@ -60,6 +60,13 @@ test-postgres: install tools
 # database tests on SQLite only (make test-postgres runs their PostgreSQL half).
 check: install
 	$(BIN)/python -m pytest -m "not slow and not postgres" --durations=10
+
+# Every test that starts a process or uses threads (tests/system/ but the soak, database faults,
+# concurrent writers, hot reload), ROUNDS times (20) while a busy loop per core keeps the CPU
+# full; lists each failure and its count (log in var/stress.log). Takes an hour or more.
+ROUNDS ?= 20
+stress: install tools
+	$(BIN)/python -m tests.stress --rounds $(ROUNDS)
 
 lint: install
 	$(BIN)/ruff check triage api tests benchmarks

@@ -1,0 +1,95 @@
+"""make stress: every test that starts a process or uses threads, run again and again while a
+CPU burner keeps every core busy; it reports each test that failed and how often.
+
+    python -m tests.stress [--rounds 20] [--burners N] [--log FILE] [pytest args...]
+
+Without pytest arguments it runs `TARGETS`: tests/system/ (real servers, killed processes,
+kernels, the CLI in a process) but the soak test (a load test of its own, minutes per run), and
+the in-process tests whose threads race (database faults, concurrent writers, hot reload). The
+burner is one busy Python loop per core, in processes of their own, stopped at the end. Exit
+status 1 when any test failed in any round. docs/RELIABILITY.md has the last result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = [
+    "tests/system",
+    "--deselect",
+    "tests/system/test_soak.py::test_soak_categorize_and_risk",
+    "tests/test_faults_database.py",
+    "tests/test_store.py::test_concurrent_writers_lose_nothing",
+    "tests/test_hot_reload.py",
+]
+
+
+def _burn() -> None:  # pragma: no cover - runs in a burner process
+    while True:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--burners", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--log", type=Path, default=ROOT / "var" / "stress.log")
+    args, pytest_args = parser.parse_known_args(argv)
+    selection = pytest_args or TARGETS
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the burners on kill, too
+    burners = [multiprocessing.Process(target=_burn, daemon=True) for _ in range(args.burners)]
+    for burner in burners:
+        burner.start()
+    failures: collections.Counter[str] = collections.Counter()
+    runs: collections.Counter[str] = collections.Counter()
+    started = time.monotonic()
+    try:
+        with args.log.open("w", encoding="utf-8") as log:
+            for round_ in range(1, args.rounds + 1):
+                command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
+                done = subprocess.run(
+                    [*command, *selection], cwd=ROOT, capture_output=True, text=True
+                )
+                log.write(f"=== round {round_}: exit status {done.returncode}\n{done.stdout}\n")
+                log.flush()
+                summary = re.findall(r"(\d+) (passed|failed|error)", done.stdout)
+                for count, kind in summary:
+                    runs[kind] += int(count)
+                failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, flags=re.M)
+                failures.update(failed)
+                if done.returncode not in (0, 1) and not failed:  # crashed, interrupted
+                    failures[f"round {round_}: pytest exit status {done.returncode}"] += 1
+                minutes = (time.monotonic() - started) / 60
+                print(
+                    f"round {round_}/{args.rounds}: exit {done.returncode}, "
+                    f"{len(failed)} failed, {minutes:.1f} min so far",
+                    flush=True,
+                )
+    finally:
+        for burner in burners:
+            burner.terminate()
+            burner.join(10)
+    total = sum(runs.values())
+    print(
+        f"stress: {args.rounds} rounds with {args.burners} CPU burners, {total} test runs "
+        f"({runs['passed']} passed), {sum(failures.values())} failures, "
+        f"{(time.monotonic() - started) / 60:.1f} min; log in {args.log}"
+    )
+    for name, count in failures.most_common():
+        print(f"  {count:3d}x {name}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
