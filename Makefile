@@ -46,20 +46,24 @@ tools:
 	  echo "missing$$missing: install with apt-get install$$missing (as root); the tests that need them skip"; \
 	fi
 
+# pytest-xdist: one test process per core, at most 4 (each builds its own tiny models, servers
+# and PostgreSQL cluster)
+PARALLEL := -n auto --maxprocesses=4
+
 # The whole suite (what CI runs through .ci/run), with the 25 slowest tests listed.
 test: install tools
-	$(BIN)/python -m pytest --durations=25
+	$(BIN)/python -m pytest $(PARALLEL) --durations=25
 
 # The database tests (store, migrations, API, faults, concurrency, rate limits) against a
 # throwaway PostgreSQL cluster alone; make test runs them against SQLite and PostgreSQL.
 test-postgres: install tools
-	$(BIN)/python -m pytest -m postgres --durations=10
+	$(BIN)/python -m pytest $(PARALLEL) -m postgres --durations=10
 
 # The fast development loop: unit, API through the test client and CLI tests; nothing under
 # tests/system/ (real servers, killed processes, soak, notebooks), nothing marked slow, and the
 # database tests on SQLite only (make test-postgres runs their PostgreSQL half).
 check: install
-	$(BIN)/python -m pytest -m "not slow and not postgres" --durations=10
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow and not postgres" --durations=10
 
 # Every test that starts a process or uses threads (tests/system/ but the soak, database faults,
 # concurrent writers, hot reload), ROUNDS times (20) while a busy loop per core keeps the CPU
