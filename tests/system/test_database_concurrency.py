@@ -5,23 +5,14 @@ lets exactly its number of requests through."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 
 import sqlalchemy as sa
 
 from tests.conftest import http, log_prediction
+from tests.test_faults_database import _order  # an open order purchased yesterday
 from triage.store import Store
-
-
-def _order(order_id: str) -> dict:
-    now = dt.datetime.now(dt.UTC)
-    return {
-        "order_id": order_id,
-        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
-        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
-    }
 
 
 def _run(clients) -> None:
