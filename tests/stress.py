@@ -35,8 +35,28 @@ TARGETS = [
 
 
 def _burn() -> None:  # pragma: no cover - runs in a burner process
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     while True:
         pass
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def _pytest(command: list[str]) -> subprocess.CompletedProcess:
+    """One round; interrupted, pytest gets SIGINT, so that it stops its servers and PostgreSQL
+    cluster (its session teardown) before the round is given up."""
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        out, _ = process.communicate()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=180)
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, out, "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,20 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     args, pytest_args = parser.parse_known_args(argv)
     selection = pytest_args or TARGETS
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the burners on kill, too
+    signal.signal(signal.SIGTERM, _interrupt)  # killed: end the round and the burners cleanly
     burners = [multiprocessing.Process(target=_burn, daemon=True) for _ in range(args.burners)]
     for burner in burners:
         burner.start()
     failures: collections.Counter[str] = collections.Counter()
     runs: collections.Counter[str] = collections.Counter()
     started = time.monotonic()
+    rounds, interrupted = 0, False
     try:
         with args.log.open("w", encoding="utf-8") as log:
             for round_ in range(1, args.rounds + 1):
                 command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
-                done = subprocess.run(
-                    [*command, *selection], cwd=ROOT, capture_output=True, text=True
-                )
+                done = _pytest([*command, *selection])
                 log.write(f"=== round {round_}: exit status {done.returncode}\n{done.stdout}\n")
                 log.flush()
                 summary = re.findall(r"(\d+) (passed|failed|error)", done.stdout)
@@ -70,25 +89,29 @@ def main(argv: list[str] | None = None) -> int:
                 failures.update(failed)
                 if done.returncode not in (0, 1) and not failed:  # crashed, interrupted
                     failures[f"round {round_}: pytest exit status {done.returncode}"] += 1
+                rounds = round_
                 minutes = (time.monotonic() - started) / 60
                 print(
                     f"round {round_}/{args.rounds}: exit {done.returncode}, "
                     f"{len(failed)} failed, {minutes:.1f} min so far",
                     flush=True,
                 )
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"stress: interrupted in round {rounds + 1}; the rounds done:")
     finally:
         for burner in burners:
             burner.terminate()
             burner.join(10)
     total = sum(runs.values())
     print(
-        f"stress: {args.rounds} rounds with {args.burners} CPU burners, {total} test runs "
+        f"stress: {rounds} rounds with {args.burners} CPU burners, {total} test runs "
         f"({runs['passed']} passed), {sum(failures.values())} failures, "
         f"{(time.monotonic() - started) / 60:.1f} min; log in {args.log}"
     )
     for name, count in failures.most_common():
         print(f"  {count:3d}x {name}")
-    return 1 if failures else 0
+    return 130 if interrupted else 1 if failures else 0
 
 
 if __name__ == "__main__":
