@@ -1,16 +1,10 @@
 """The README walkthrough, run as written against a real `triage serve`: corrections over HTTP,
 `triage retrain cases`, and the running service answering with the promoted model."""
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -39,20 +33,9 @@ def test_the_walkthrough_has_its_steps():
         assert f"`{answer}`" in README.read_text(encoding="utf-8")
 
 
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-            return json.loads(response.read())["status"] == "ready"
-    except (OSError, ValueError, urllib.error.URLError):
-        return False
-
-
 @pytest.mark.skipif(not VENV_TRIAGE.exists(), reason=f"the walkthrough runs {VENV_TRIAGE}")
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walkthrough uses curl")
-def test_the_walkthrough_works_as_written(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_the_walkthrough_works_as_written(serve, tmp_path):
     env = {
         **os.environ,
         "TRIAGE_MODELS_DIR": str(tmp_path / "models"),
@@ -67,18 +50,10 @@ def test_the_walkthrough_works_as_written(tmp_path):
         check=True,
         capture_output=True,
     )
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(VENV_TRIAGE), "serve", "--port", str(port), "--create-admin-key"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    served = serve(tmp_path / "models", tmp_path / "var", args=("--create-admin-key",))
+    log = served.log
     setup, corrections, retrain, after = (
-        b.replace(DEFAULT_URL, f"http://127.0.0.1:{port}") for b in walkthrough_blocks()
+        b.replace(DEFAULT_URL, served.base) for b in walkthrough_blocks()
     )
     # between retraining and the last step, wait until both workers logged the reload (the
     # README's `sleep 10` is for people; a loaded test machine may need longer)
@@ -87,10 +62,6 @@ def test_the_walkthrough_works_as_written(tmp_path):
         f"[ \"$(grep -c 'loaded in .* (was' {log})\" -ge 2 ] && break; sleep 0.5; done\n"
     )
     try:
-        deadline = time.monotonic() + 180
-        while not _ready(port) and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.5)
-        assert _ready(port), log.read_text()
         run = subprocess.run(
             ["bash", "-c", "\n".join([setup, corrections, retrain, wait, after])],
             cwd=ROOT,
@@ -100,8 +71,7 @@ def test_the_walkthrough_works_as_written(tmp_path):
             timeout=600,
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        served.stop()
     output = run.stdout
     assert run.returncode == 0, run.stderr[-3000:]
 
