@@ -14,7 +14,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["JiebaTokenizer", "WordAnalyzer", "default_user_dict"]
+__all__ = ["JiebaTokenizer", "WordAnalyzer", "default_cache_dir", "default_user_dict"]
 
 
 def default_user_dict() -> Path:
@@ -22,7 +22,9 @@ def default_user_dict() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "userdict.txt"
 
 
-def _default_cache_dir() -> Path:
+def default_cache_dir() -> Path:
+    """Where the project caches what it can rebuild: TRIAGE_CACHE_DIR, else
+    $XDG_CACHE_HOME/case-triage, else ~/.cache/case-triage."""
     base = os.environ.get("TRIAGE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
     root = Path(base) if base else Path.home() / ".cache"
     return root / "case-triage" if not os.environ.get("TRIAGE_CACHE_DIR") else root
@@ -62,7 +64,7 @@ class JiebaTokenizer:
 
         logging.getLogger("jieba").setLevel(logging.WARNING)
         tokenizer = jieba.Tokenizer()
-        cache_dir = Path(self.cache_dir) if self.cache_dir else _default_cache_dir()
+        cache_dir = Path(self.cache_dir) if self.cache_dir else default_cache_dir()
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError:
