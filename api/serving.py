@@ -20,6 +20,7 @@ registry changes again or every `retry_seconds`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -45,9 +46,14 @@ Loader = Callable[[Registry, Taxonomy], Any]
 _UNSEEN = object()  # no stamp recorded yet (distinct from None: no registry.json)
 
 
-def case_router_loader(registry: Registry, taxonomy: Taxonomy) -> CaseRouter:
-    """The champion case model with the taxonomy, warmed (jieba's dictionary loaded)."""
-    return CaseRouter.from_registry(registry, taxonomy, name=CASE_MODEL_NAME).warm()
+def case_router_loader(
+    registry: Registry, taxonomy: Taxonomy, *, encoder: bool = True
+) -> CaseRouter:
+    """The champion case model with the taxonomy, warmed (jieba's dictionary and the sentence
+    encoder loaded); `encoder` False serves a model with an encoder by its TF-IDF head alone."""
+    router = CaseRouter.from_registry(registry, taxonomy, name=CASE_MODEL_NAME)
+    router.model.use_encoder(encoder)
+    return router.warm()
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,9 @@ class ModelSet:
     def __init__(self, settings: Settings, taxonomy: Taxonomy):
         self.registry = Registry(settings.models_dir)
         self.taxonomy = taxonomy
-        self._loaders: dict[str, Loader] = {CASE_MODEL_NAME: case_router_loader}
+        self._loaders: dict[str, Loader] = {
+            CASE_MODEL_NAME: functools.partial(case_router_loader, encoder=settings.case_encoder)
+        }
         self._served: dict[str, Served] = {
             name: Served(name, error="not loaded yet") for name in self._loaders
         }

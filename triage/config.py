@@ -62,6 +62,9 @@ class Settings:
     #: keep the stored orders' history in each worker's memory between requests (off: every
     #: risk score and ingest rebuilds it from the database, the same features but slower)
     order_history_cache: bool = True
+    #: use the case model's sentence encoder where it has one (off: its TF-IDF head alone,
+    #: faster and less accurate on unfamiliar wording; see triage/cases/model.py)
+    case_encoder: bool = True
 
     @property
     def effective_database_url(self) -> str:

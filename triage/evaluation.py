@@ -35,11 +35,13 @@ def evaluate_case_predictions(
     *,
     languages: Sequence[str] | None = None,
     target_precision: float = 0.9,
+    needs_review: np.ndarray | None = None,
 ) -> dict:
     """All figures of one evaluation, as a JSON-ready dict.
 
     `coverage_at_precision` is the share of cases whose confidence passes its class threshold
-    (thresholds chosen on training data for `target_precision`); `precision_when_covered` is the
+    (thresholds chosen on training data for `target_precision`), or the share not flagged in
+    `needs_review` when the model's guard gave its flags; `precision_when_covered` is the
     precision those cases actually reach here.
     """
     classes = np.asarray(classes)
@@ -48,7 +50,10 @@ def evaluate_case_predictions(
     y_pred = classes[pred_index]
     confidence = proba.max(axis=1)
     correct = y_pred == y_true
-    covered = confidence >= thresholds[pred_index]
+    if needs_review is None:
+        covered = confidence >= thresholds[pred_index]
+    else:
+        covered = ~np.asarray(needs_review, dtype=bool)
     labels = sorted(set(classes) | set(y_true))
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0

@@ -34,6 +34,7 @@ PREDICTION_FIELDS = (
     "name_en",
     "confidence",
     "needs_review",
+    "close_call",
     "threshold",
     "language",
     "top",
@@ -156,6 +157,7 @@ def openapi(settings: Settings) -> dict[str, Any]:
             "name_en",
             "confidence",
             "needs_review",
+            "close_call",
             "threshold",
             "language",
             "top",
@@ -179,7 +181,14 @@ def openapi(settings: Settings) -> dict[str, Any]:
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "needs_review": {
                 "type": "boolean",
-                "description": "True when the confidence is under the category's threshold.",
+                "description": "True when a person should check the category before it is "
+                "acted on: the confidence is under the category's threshold (or the model's "
+                "floor), or the text is unlike anything the model was trained on.",
+            },
+            "close_call": {
+                "type": "boolean",
+                "description": "True when the top two categories are close: the message may "
+                "hold several problems; both are in `top`.",
             },
             "threshold": {"type": "number", "minimum": 0, "maximum": 1},
             "language": {"enum": list(LANGUAGES)},

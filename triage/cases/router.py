@@ -37,6 +37,7 @@ class CasePrediction:
     needs_review: bool
     threshold: float
     language: str
+    close_call: bool = False
     top: list[dict] = field(default_factory=list)
     entities: list[dict] = field(default_factory=list)
     missing_details: list[dict] = field(default_factory=list)
@@ -89,7 +90,9 @@ class CaseRouter:
         return category, category
 
     def warm(self) -> CaseRouter:
-        """Run one prediction so that jieba's dictionary and caches are loaded."""
+        """Run one prediction so that jieba's dictionary, caches and the encoder are loaded."""
+        if self.model.encoder_active:
+            self.model.embedder_.transform(["预热 warm-up"])
         self.predict(["预热 warm-up 订单 order"])
         return self
 
@@ -106,8 +109,8 @@ class CaseRouter:
         if not texts:
             return []
         model = self.model
-        matrix = model.transform(texts)
-        proba = model.proba_from_matrix(matrix)
+        scored = model.scores(texts)
+        matrix, proba = scored.matrix, scored.proba
         order = np.argsort(-proba, axis=1)[:, : self.top_k]
         meta = {"name": self.name, "version": self.version}
         out = []
@@ -115,7 +118,7 @@ class CaseRouter:
             best = int(order[i, 0])
             category = str(model.classes_[best])
             confidence = float(proba[i, best])
-            threshold = float(model.thresholds_[best])
+            threshold = float(scored.thresholds[i])
             forced = languages[i] if languages is not None else None
             if forced is not None and forced not in LANGUAGES:
                 raise InputError(f"language must be one of {LANGUAGES}, not {forced!r}")
@@ -145,9 +148,10 @@ class CaseRouter:
                     name_zh=name_zh,
                     name_en=name_en,
                     confidence=round(confidence, 4),
-                    needs_review=bool(confidence < threshold),
+                    needs_review=bool(scored.needs_review[i]),
                     threshold=round(threshold, 4),
                     language=language,
+                    close_call=bool(scored.close_call[i]),
                     top=top,
                     entities=[e.to_dict() for e in entities],
                     missing_details=details,

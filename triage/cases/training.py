@@ -22,7 +22,10 @@ from triage.monitoring import reference_profile
 from triage.text.language import detect_language
 
 __all__ = [
+    "DEFAULT_PARAMS",
     "data_hash",
+    "default_encoder",
+    "default_params",
     "evaluate_case_model",
     "fit_case_model",
     "model_metadata",
@@ -39,6 +42,49 @@ def data_hash(texts: Sequence[str], labels: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
+#: The project's case-model settings beside `CaseClassifier`'s own defaults, chosen on the tune
+#: half of the real development set (benchmarks/realdev/choose_guard.py prints them; results in
+#: docs/BENCHMARKS.md): the sentence encoder's weight beside TF-IDF; the cascade's confidence
+#: above which a text skips the encoder (0.9: half the real texts skip it, and accuracy was the
+#: best of 0.7 to 1); the review floors per category that hold 0.9 precision on real texts (the
+#: corpus's own folds are too easy to set them: with its thresholds alone 97 % of real texts were
+#: routed at 0.65 precision). A floor of 1.0 means the category is never routed without review
+#: (its real texts never reached 0.9 precision). No novelty floor: e5's similarity to the
+#: nearest training text did not separate foreign texts from real cases (0.83 to 0.97 for both).
+DEFAULT_PARAMS: dict[str, Any] = {
+    "embedding_weight": 1.5,
+    "cascade_confidence": 0.9,
+    "min_similarity": 0.0,
+    "min_confidence": {
+        "account_health": 0.992,
+        "account_verification": 0.989,
+        "listing_ip": 1.0,
+        "not_received": 0.999,
+        "order_issue": 0.947,
+        "other": 1.0,
+        "payment_fee": 1.0,
+        "product_quality": 0.999,
+        "return_refund": 0.537,
+        "shipping_delay": 1.0,
+    },
+}
+#: encoders of the default model, best first: e5 where its engine runs (AVX2), else USE
+DEFAULT_ENCODERS = ("multilingual-e5-small", "use-multilingual-v3")
+
+
+def default_encoder() -> str | None:
+    """The first of `DEFAULT_ENCODERS` that can run on this machine, or None."""
+    from triage.cases.embeddings import encoder_available
+
+    return next((name for name in DEFAULT_ENCODERS if encoder_available(name)), None)
+
+
+def default_params() -> dict[str, Any]:
+    """`DEFAULT_PARAMS` with this machine's default encoder."""
+    floors = dict(DEFAULT_PARAMS["min_confidence"])  # a copy: the model keeps its own
+    return {**DEFAULT_PARAMS, "min_confidence": floors, "embeddings": default_encoder()}
+
+
 def fit_case_model(
     texts: Sequence[str],
     labels: Sequence[str],
@@ -48,8 +94,10 @@ def fit_case_model(
     params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CaseClassifier:
-    """Fit a `CaseClassifier` with the project defaults, overridable by `params`."""
-    model = CaseClassifier(random_state=seed, target_precision=target_precision, **(params or {}))
+    """Fit a `CaseClassifier` with the project defaults (`default_params`), overridable by
+    `params` (``{"embeddings": None}`` trains TF-IDF alone)."""
+    settings = {**default_params(), **(params or {})}
+    model = CaseClassifier(random_state=seed, target_precision=target_precision, **settings)
     return model.fit(list(texts), list(labels), progress=progress)
 
 
@@ -64,7 +112,8 @@ def evaluate_case_model(
     Language slices use `languages` when given, else the detected language of each text.
     """
     texts = list(texts)
-    proba = model.predict_proba(texts)
+    scored = model.scores(texts)  # the cascade and the review guard, as served
+    proba = scored.proba
     if languages is None:
         languages = [detect_language(t) for t in texts]
     metrics = evaluate_case_predictions(
@@ -74,6 +123,7 @@ def evaluate_case_model(
         model.thresholds_,
         languages=languages,
         target_precision=model.target_precision,
+        needs_review=scored.needs_review,
     )
     return metrics, proba
 
