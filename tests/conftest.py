@@ -70,11 +70,19 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Keep jieba's cache and any settings of the developer's environment out of the tests."""
+    """Keep jieba's cache and any settings of the developer's environment out of the tests.
+
+    One exception: the sentence-embedding cache stays the user's. An entry is a pure function of
+    the text and the frozen encoder, so sharing it changes no result; it lets the tests that train
+    the default model (in both xdist workers and in the README walkthrough's subprocess) encode
+    the corpus once per machine instead of once each (about 150 s on 2 cores).
+    """
+    from triage.text.tokenize import default_cache_dir
+
     cache = tmp_path_factory.mktemp("cache")
-    old = {
-        k: os.environ.get(k) for k in ("TRIAGE_CACHE_DIR", "TRIAGE_MODELS_DIR", "TRIAGE_DATA_DIR")
-    }
+    keys = ("TRIAGE_CACHE_DIR", "TRIAGE_MODELS_DIR", "TRIAGE_DATA_DIR", "TRIAGE_EMBEDDING_CACHE")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.setdefault("TRIAGE_EMBEDDING_CACHE", str(default_cache_dir() / "embeddings"))
     os.environ["TRIAGE_CACHE_DIR"] = str(cache)
     os.environ.pop("TRIAGE_MODELS_DIR", None)
     os.environ.pop("TRIAGE_DATA_DIR", None)
@@ -91,6 +99,17 @@ def corpus() -> pd.DataFrame:
     from triage.corpus import load_corpus
 
     return load_corpus(ROOT / "data" / "corpus")
+
+
+@pytest.fixture(scope="session")
+def default_case_model(corpus):
+    """The default case model as `make run` builds it, on the corpus's train split: trained once
+    per test process (about 10 s with the embedding cache warm) and shared by every test that
+    needs it. Read-only: a test that changes a model trains its own."""
+    from triage.cases.training import fit_case_model
+
+    train = corpus[corpus["split"] == "train"]
+    return fit_case_model(train["text"].tolist(), train["category"].tolist(), seed=0)
 
 
 @pytest.fixture(scope="session")

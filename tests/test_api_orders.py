@@ -85,7 +85,10 @@ def test_risk_batch_in_order_with_closed_orders_unscored(post):
     response = post("/v1/orders/risk", {"orders": orders, "events": [event("B1", 0.5)]}, "predict")
     results = response.get_json()["results"]
     assert [r["order_id"] for r in results] == ["B1", "B2", "B3"]
-    assert results[0]["open"] and 0 <= results[0]["risk"] <= 1 and results[0]["reasons"]
+    assert results[0]["open"] and 0 <= results[0]["risk"] <= 1
+    # a reason is a factor that raises the risk by 0.01 or more; an order at low risk may have
+    # none (whether it does depends on the weekday and hour the test runs at, as the model does)
+    assert all(reason["impact"] >= 0.01 for reason in results[0]["reasons"])
     for closed in results[1:]:
         assert closed["open"] is False and closed["risk"] is None and closed["facts"] is None
 

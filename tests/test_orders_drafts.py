@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.cases.training import fit_case_model
 from triage.orders.drafts import drafts
 from triage.orders.scoring import suggested_category
 from triage.orders.simulator import simulate_marketplace
@@ -32,9 +31,8 @@ HANDED_OVER = {
 
 
 @pytest.fixture(scope="module")
-def case_model(corpus):
-    train = corpus[corpus["split"] == "train"]
-    return fit_case_model(train["text"].tolist(), train["category"].tolist(), seed=0)
+def case_model(default_case_model):
+    return default_case_model
 
 
 def grid_facts():

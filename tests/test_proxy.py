@@ -60,11 +60,11 @@ def test_loader_refuses_a_missing_intent(tmp_path):
 @needs_datasets("bitext", "customer_support.csv")
 @needs_datasets("banking77", "train.csv")
 @pytest.mark.datasets
-def test_default_model_on_the_proxy(corpus):
-    from triage.cases.training import evaluate_case_model, fit_case_model
+@pytest.mark.slow  # over 5,000 texts, about half of them sent to the sentence encoder: ~70 s
+def test_default_model_on_the_proxy(default_case_model):
+    from triage.cases.training import evaluate_case_model
 
-    train = corpus[corpus["split"] == "train"]
-    model = fit_case_model(train["text"].tolist(), train["category"].tolist(), seed=0)
+    model = default_case_model
     proxy = load_proxy_cases(DATASETS)
     metrics, _ = evaluate_case_model(model, proxy["text"].tolist(), proxy["category"].tolist())
     assert metrics["n"] > 5000
