@@ -53,6 +53,13 @@ def case_router_loader(
     encoder loaded); `encoder` False serves a model with an encoder by its TF-IDF head alone."""
     router = CaseRouter.from_registry(registry, taxonomy, name=CASE_MODEL_NAME)
     router.model.use_encoder(encoder)
+    embedder = getattr(router.model, "embedder_", None)
+    if embedder is not None and not router.model.encoder_active:
+        why = "TRIAGE_CASE_ENCODER is off" if not encoder else "it cannot run on this machine"
+        log.warning(
+            "model %s@%s: sentence encoder %s not used (%s); serving its TF-IDF head alone",
+            CASE_MODEL_NAME, router.version, embedder.model, why,
+        )  # fmt: skip
     return router.warm()
 
 

@@ -1,6 +1,6 @@
 """Transfer to real customer language: the default case model on the real development set.
 
-    .venv/bin/python benchmarks/cases_real.py [--split check|tune|all] [--models DIR] [--json]
+    .venv/bin/python benchmarks/cases_real.py [--split check|tune|all] [--models DIR] [--no-encoder] [--json]
 
 Builds the default case model exactly as `make run` does (triage bootstrap's
 `train_default_case_model`, seed 0, in a temporary registry), or uses the champion of an existing
@@ -144,6 +144,11 @@ def main() -> int:
     parser.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS)
     parser.add_argument("--split", choices=("check", "tune", "all"), default="check")
     parser.add_argument("--models", type=Path, help="use this registry's champion case model")
+    parser.add_argument(
+        "--no-encoder",
+        action="store_true",
+        help="serve the model's TF-IDF head alone, as TRIAGE_CASE_ENCODER=off does",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     try:
@@ -152,6 +157,9 @@ def main() -> int:
         print(f"skipped: {exc} (the real texts are not in the repository)")
         return 0
     router, origin, train_seconds = build_router(args.models)
+    if args.no_encoder:
+        router.model.use_encoder(False)
+        origin += ", encoder off"
     splits = ("tune", "check") if args.split == "all" else (args.split,)
     result = {
         "machine": machine(),

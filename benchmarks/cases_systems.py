@@ -2,6 +2,8 @@
 
 - ours: `triage.cases.CaseClassifier` with its defaults (training includes the 5-fold
   out-of-fold calibration and thresholds, so it fits the linear model six times).
+- ours, default: what `triage train cases` trains without options (`default_params()`: the
+  multilingual-e5-small encoder beside TF-IDF, served as a cascade).
 - ours + embeddings: the same with ``embeddings="all-MiniLM-L6-v2"`` (the [embeddings] extra).
 - plain TF-IDF + LinearSVC: scikit-learn only, word 1-2 grams and char_wb 1-4 grams, C=1.
 - fastText: supervised fastText (the [bench] extra) on the project's normalized, jieba-segmented
@@ -60,6 +62,18 @@ class OursEmbeddings(Ours):
 
     def __init__(self, seed: int = 0):
         super().__init__(seed, embeddings="all-MiniLM-L6-v2")
+
+
+class OursDefault(Ours):
+    """What `triage train cases` trains without options: the default parameters, sentence
+    encoder (multilingual-e5-small where AVX2 is present) and cascade included."""
+
+    name = "ours, default of triage train cases (TF-IDF + e5 cascade)"
+
+    def __init__(self, seed: int = 0):
+        from triage.cases.training import default_params
+
+        super().__init__(seed, **default_params())
 
 
 class PlainTfidfSvm(System):
@@ -147,6 +161,7 @@ class FastText(System):
 
 SYSTEMS = {
     "ours": Ours,
+    "ours_default": OursDefault,
     "ours_embeddings": OursEmbeddings,
     "plain": PlainTfidfSvm,
     "fasttext": FastText,

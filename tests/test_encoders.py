@@ -235,3 +235,23 @@ def test_the_embedding_cache_encodes_each_text_once(tmp_path, monkeypatch):
     np.testing.assert_allclose(second, direct[[1, 2, 0]], atol=1e-6)
     (tmp_path / "embeddings" / f"{USE}.npz").write_bytes(b"half-written")  # a damaged cache
     np.testing.assert_allclose(cache.transform(embedder, ["花呗怎么还款"]), direct[[2]], atol=1e-6)
+
+
+@pytest.mark.parametrize("setting", ("off", "no AVX2"))
+def test_the_service_says_when_it_serves_the_tfidf_head_alone(
+    encoded_model, tmp_path, monkeypatch, caplog, setting
+):
+    from api.serving import case_router_loader
+    from triage.registry import Registry
+    from triage.taxonomy import load_taxonomy
+
+    registry = Registry(tmp_path / "models")
+    registry.promote("cases", registry.create("cases", encoded_model, {"kind": "case_classifier"}))
+    if setting == "no AVX2":
+        monkeypatch.setattr(emb, "encoder_available", lambda model: False)
+    with caplog.at_level("WARNING", logger="triage.api"):
+        router = case_router_loader(registry, load_taxonomy(), encoder=setting != "off")
+    assert not router.model.encoder_active
+    assert not router.model.scores(["还没到？？"]).encoded.any()
+    reason = "TRIAGE_CASE_ENCODER is off" if setting == "off" else "cannot run on this machine"
+    assert reason in caplog.text and "TF-IDF head alone" in caplog.text
