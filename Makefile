@@ -67,7 +67,8 @@ check: install
 
 # Every test that starts a process or uses threads (tests/system/ but the soak, database faults,
 # concurrent writers, hot reload), ROUNDS times (20) while a busy loop per core keeps the CPU
-# full; lists each failure and its count (log in var/stress.log). Takes an hour or more.
+# full; lists each failure and its count (log in var/stress.log). A round takes 7 minutes on an
+# idle 2-core machine, up to 30 beside other work: 20 rounds need a machine of their own.
 ROUNDS ?= 20
 stress: install tools
 	$(BIN)/python -m tests.stress --rounds $(ROUNDS)

@@ -44,17 +44,39 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def _pytest(command: list[str]) -> subprocess.CompletedProcess:
-    """One round; interrupted, pytest gets SIGINT, so that it stops its servers and PostgreSQL
-    cluster (its session teardown) before the round is given up."""
+def _stop_burners(burners: list[multiprocessing.Process]) -> None:
+    for burner in burners:
+        if burner.is_alive():
+            burner.terminate()
+            burner.join(10)
+
+
+def _pytest(
+    command: list[str], burners: list[multiprocessing.Process]
+) -> subprocess.CompletedProcess:
+    """One round in a process group of its own. Interrupted, the burners stop first (so that
+    the teardown gets the cores), pytest gets SIGINT to stop its servers and PostgreSQL cluster
+    (its session teardown), and if it has not ended 180 s later its whole group is killed:
+    nothing of the round outlives the script."""
     process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         out, _ = process.communicate()
     except KeyboardInterrupt:
+        _stop_burners(burners)
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=180)
+        try:
+            process.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            print("stress: pytest did not end 180 s after SIGINT; killing its process group")
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
         raise
     return subprocess.CompletedProcess(command, process.returncode, out, "")
 
@@ -79,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         with args.log.open("w", encoding="utf-8") as log:
             for round_ in range(1, args.rounds + 1):
                 command = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
-                done = _pytest([*command, *selection])
+                done = _pytest([*command, *selection], burners)
                 log.write(f"=== round {round_}: exit status {done.returncode}\n{done.stdout}\n")
                 log.flush()
                 summary = re.findall(r"(\d+) (passed|failed|error)", done.stdout)
@@ -100,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
         print(f"stress: interrupted in round {rounds + 1}; the rounds done:")
     finally:
-        for burner in burners:
-            burner.terminate()
-            burner.join(10)
+        _stop_burners(burners)
     total = sum(runs.values())
     print(
         f"stress: {rounds} rounds with {args.burners} CPU burners, {total} test runs "
