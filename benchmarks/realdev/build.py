@@ -26,18 +26,11 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import train_test_split
 
 HERE = Path(__file__).resolve().parent
-CATEGORIES = {
-    "shipping_delay",
-    "not_received",
-    "product_quality",
-    "return_refund",
-    "order_issue",
-    "payment_fee",
-    "account_verification",
-    "account_health",
-    "listing_ip",
-    "other",
-}
+sys.path.insert(0, str(HERE.parents[1]))
+
+from triage.taxonomy import load_taxonomy  # noqa: E402
+
+CATEGORIES = set(load_taxonomy().ids)  # the labels the guide allows, besides "skip"
 
 
 def read_labels(paths: list[Path]) -> pd.DataFrame:
