@@ -29,14 +29,15 @@ from triage.corpus import load_corpus  # noqa: E402
 
 
 def levers() -> list[tuple[str, dict]]:
-    """(name, parameters) of each row: every row adds one lever to the one before."""
+    """(name, parameters) of each row: each adds a lever to the one before (the fourth row
+    replaces the cascade by encoding every text)."""
     default = default_params()
     no_floors = {**default, "min_confidence": 0.0}
     return [
         ("TF-IDF only (third-pass corpus)", {**no_floors, "embeddings": None}),
         ("+ USE v3 embeddings, cascade 0.9", {**no_floors, "embeddings": "use-multilingual-v3"}),
-        ("+ e5 embeddings instead, every text encoded", {**no_floors, "cascade_confidence": 2.0}),
-        ("+ e5, cascade 0.9 (texts the TF-IDF head is sure of skip it)", no_floors),
+        ("+ e5 embeddings instead, cascade 0.9", no_floors),
+        ("e5, every text encoded (no cascade)", {**no_floors, "cascade_confidence": 2.0}),
         ("+ per-class review floors: the default model", default),
     ]
 
