@@ -235,7 +235,11 @@ def test_sigkill_of_a_worker_mid_batch_loses_no_acknowledged_feedback(
         t.join(120)
     assert wait_for(lambda: len(psutil.Process(served.process.pid).children()) == 2, 60)
     assert wait_for(lambda: http("GET", f"{served.base}/readyz")[0] == 200, 60)
-    assert set(acknowledged) == stored_feedback(database_url)
+    stored = stored_feedback(database_url)
+    assert set(acknowledged) <= stored
+    # a sync worker answers one request at a time: the one it was answering when killed may
+    # have been committed without its 201 going out (the client saw a failure), nothing more
+    assert len(stored - set(acknowledged)) <= 1 and len(stored) <= len(acknowledged) + len(failures)
     assert len(acknowledged) + len(failures) == 240 and len(acknowledged) > 200
     served.stop()
 
