@@ -16,36 +16,44 @@ On the service database (imported from their modules, which need SQLAlchemy)::
     OrderStore(store): orders and tracking events                                  storage.py
     DatabaseSuggestionStore(store): suggestions and the cases accepted from them    suggestion_store.py
     OrderService(store): score, ingest + re-score + suggest, accept, dismiss, demo  service.py
+
+The names are imported on first use (PEP 562): importing a module of the package does not load
+the others.
 """
 
 from __future__ import annotations
 
-from triage.orders.drafts import draft_case, drafts
-from triage.orders.features import FEATURES, OrderFeatures, build_features
-from triage.orders.model import RiskModel
-from triage.orders.olist import OlistData, load_olist
-from triage.orders.schema import (
-    EVENT_TYPES,
-    events_from_records,
-    orders_from_records,
-    validate_events,
-    validate_orders,
-)
-from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer, suggested_category
-from triage.orders.simulator import Simulation, simulate_marketplace
-from triage.orders.snapshots import DECISION_POINTS, censor, decision_snapshots, late_labels
-from triage.orders.suggestions import (
-    InMemorySuggestionStore,
-    Suggestion,
-    SuggestionPolicy,
-    SuggestionStore,
-)
-from triage.orders.training import (
-    build_dataset,
-    evaluate_risk,
-    fit_risk_model,
-    time_split,
-)
+from typing import TYPE_CHECKING
+
+from triage.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from triage.orders.drafts import draft_case, drafts
+    from triage.orders.features import FEATURES, OrderFeatures, build_features
+    from triage.orders.model import RiskModel
+    from triage.orders.olist import OlistData, load_olist
+    from triage.orders.schema import (
+        EVENT_TYPES,
+        events_from_records,
+        orders_from_records,
+        validate_events,
+        validate_orders,
+    )
+    from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer, suggested_category
+    from triage.orders.simulator import Simulation, simulate_marketplace
+    from triage.orders.snapshots import DECISION_POINTS, censor, decision_snapshots, late_labels
+    from triage.orders.suggestions import (
+        InMemorySuggestionStore,
+        Suggestion,
+        SuggestionPolicy,
+        SuggestionStore,
+    )
+    from triage.orders.training import (
+        build_dataset,
+        evaluate_risk,
+        fit_risk_model,
+        time_split,
+    )
 
 __all__ = [
     "DECISION_POINTS",
@@ -80,3 +88,40 @@ __all__ = [
     "validate_events",
     "validate_orders",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DECISION_POINTS": "triage.orders.snapshots",
+        "EVENT_TYPES": "triage.orders.schema",
+        "FEATURES": "triage.orders.features",
+        "RISK_MODEL_NAME": "triage.orders.scoring",
+        "InMemorySuggestionStore": "triage.orders.suggestions",
+        "OlistData": "triage.orders.olist",
+        "OrderFeatures": "triage.orders.features",
+        "RiskModel": "triage.orders.model",
+        "RiskScore": "triage.orders.scoring",
+        "RiskScorer": "triage.orders.scoring",
+        "Simulation": "triage.orders.simulator",
+        "Suggestion": "triage.orders.suggestions",
+        "SuggestionPolicy": "triage.orders.suggestions",
+        "SuggestionStore": "triage.orders.suggestions",
+        "build_dataset": "triage.orders.training",
+        "build_features": "triage.orders.features",
+        "censor": "triage.orders.snapshots",
+        "decision_snapshots": "triage.orders.snapshots",
+        "draft_case": "triage.orders.drafts",
+        "drafts": "triage.orders.drafts",
+        "evaluate_risk": "triage.orders.training",
+        "events_from_records": "triage.orders.schema",
+        "fit_risk_model": "triage.orders.training",
+        "late_labels": "triage.orders.snapshots",
+        "load_olist": "triage.orders.olist",
+        "orders_from_records": "triage.orders.schema",
+        "simulate_marketplace": "triage.orders.simulator",
+        "suggested_category": "triage.orders.scoring",
+        "time_split": "triage.orders.training",
+        "validate_events": "triage.orders.schema",
+        "validate_orders": "triage.orders.schema",
+    },
+)

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from triage.console import echo_json, handle_errors, resolve_model, settings_from_context
 from triage.errors import InputError
@@ -47,6 +46,8 @@ TARGET_PRECISION_OPTION = click.option(
 
 
 def _steps(total: int, label: str):
+    from tqdm import tqdm
+
     bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
 
     def step(message: str) -> None:
@@ -289,6 +290,8 @@ def score_orders(
 ):
     """Score open orders in batch and turn the risky ones into suggested cases."""
     import datetime as dt
+
+    from tqdm import tqdm
 
     from triage.orders.files import read_order_tables, write_records
     from triage.orders.scoring import RiskScorer
