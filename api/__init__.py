@@ -4,9 +4,10 @@
     >>> app = create_app({"data_dir": "/tmp/triage"})   # doctest: +SKIP
 
 Run it with ``triage serve`` (gunicorn). Layout: factory.py builds the app; runtime.py and
-serving.py hold the per-worker database, taxonomy and models; auth.py, validation.py, errors.py
-and security.py are the edges; views/ has one module per resource; openapi.py assembles the
-document served at /openapi.json and /docs.
+serving.py hold the per-worker database, taxonomy, models (and their loaders) and order service;
+auth.py, validation.py, errors.py and security.py are the edges; views/ has the handlers of one
+resource per module, schemas/ the OpenAPI fragment of each; openapi.py assembles the document
+served at /openapi.json and /docs.
 
 Importing `api` (or `api.commands`, which the ``triage`` command loads through its
 ``triage.commands`` entry point) loads nothing heavy: `create_app` imports Flask, SQLAlchemy and
