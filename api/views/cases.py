@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
@@ -13,9 +12,9 @@ from api.errors import ApiError
 from api.runtime import runtime
 from api.security import request_id
 from api.validation import field_path, parse_json_body
+from triage.cases.intake import CaseText
+from triage.cases.intake import categorize as categorize_cases
 from triage.errors import StoreError
-from triage.store import PredictionRecord, utcnow
-from triage.text.entities import redact
 
 __all__ = ["blueprint"]
 
@@ -66,40 +65,26 @@ def categorize() -> ResponseReturnValue:
     batch = "cases" in body
     cases: list[dict] = body["cases"] if batch else [body]
     _check_sizes(cases, batch, settings.max_text_bytes)
-    router = state.models.case_router()
-    languages = [case.get("lang") for case in cases]
-    predictions = router.predict(
-        [case["text"] for case in cases], languages if any(languages) else None
+    categorized = categorize_cases(
+        state.models.case_router(),
+        [
+            CaseText(case["text"], case.get("lang"), case.get("role"), case.get("order_id"))
+            for case in cases
+        ],
+        key_id=current_caller().key_id,
+        request_id=request_id()[:36],
     )
-    now, caller, rid = utcnow(), current_caller(), request_id()
-    results, records = [], []
-    for case, prediction in zip(cases, predictions, strict=True):
+    results = []
+    for case, done in zip(cases, categorized, strict=True):
         # the documented fields only, shallow (asdict's deep copy is wasted time here)
-        result = {"prediction_id": str(uuid.uuid4())}
-        result.update((name, getattr(prediction, name)) for name in PREDICTION_FIELDS)
+        result = {"prediction_id": done.record.id}
+        result.update((name, getattr(done.prediction, name)) for name in PREDICTION_FIELDS)
         result["order_id"] = case.get("order_id")
         result["role"] = case.get("role")
         results.append(result)
-        records.append(
-            PredictionRecord(
-                id=result["prediction_id"],
-                created_at=now,
-                text=redact(case["text"]),
-                language=prediction.language,
-                category=prediction.category,
-                confidence=prediction.confidence,
-                needs_review=prediction.needs_review,
-                model_name=prediction.model["name"],
-                model_version=prediction.model["version"],
-                filer_role=case.get("role"),
-                order_id=case.get("order_id"),
-                key_id=caller.key_id,
-                request_id=rid[:36],
-            )
-        )
     logged = True
     try:
-        state.store.log_predictions(records)
+        state.store.log_predictions([done.record for done in categorized])
     except StoreError:
         if not settings.log_without_db:
             raise

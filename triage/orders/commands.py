@@ -281,7 +281,8 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     show_default=True,
     help="Save the suggestions in the service database (TRIAGE_DATABASE_URL, or "
     "TRIAGE_DATA_DIR/triage.db), where GET /v1/suggestions lists them; orders with a case "
-    "there or an open suggestion get no new one.",
+    "there or an open suggestion get no new one, and the open suggestions of orders the files "
+    "show delivered, canceled or overdue are closed, as the service does.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON.")
 @handle_errors
@@ -294,10 +295,12 @@ def score_orders(
     from tqdm import tqdm
 
     from triage.orders.files import read_order_tables, write_records
-    from triage.orders.scoring import RiskScorer
-    from triage.orders.suggestion_store import DatabaseSuggestionStore, suggest_each
+    from triage.orders.lifecycle import settle
+    from triage.orders.scoring import RiskScorer, states_of
+    from triage.orders.service import OrderService
     from triage.orders.suggestions import InMemorySuggestionStore, SuggestionPolicy
     from triage.store import Store
+    from triage.store_tables import utcnow
     from triage.tables import read_table, require_columns
 
     settings = settings_from_context()
@@ -318,16 +321,34 @@ def score_orders(
         frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update, total=set_total)
     flagged = frame[frame["flagged"]] if len(frame) else frame
     scores = scorer.describe(flagged, orders, events)
-    store, where = InMemorySuggestionStore(), ""
+
+    def file_states(ids: set[str]) -> dict[str, str]:
+        # the orders' states as the files tell them at the scoring time
+        states = states_of(orders, events, when)
+        return {order_id: states[order_id] for order_id in ids if order_id in states}
+
+    cooldown = dt.timedelta(days=settings.suggestion_cooldown_days)
+    order_ids = list(orders["order_id"])
+    where, closed = "", []
     if store_suggestions:
+        # the service's own step after scoring: policy, and settled orders' suggestions closed
         database = Store.from_settings(settings)
         database.migrate()
-        store, where = DatabaseSuggestionStore(database), database.url.render_as_string()
-        cases |= store.cases_for(s.order_id for s in scores)
-    policy = SuggestionPolicy(
-        scorer.threshold, dt.timedelta(days=settings.suggestion_cooldown_days)
-    )
-    made = suggest_each(policy, scores, store, has_case=cases)
+        where = database.url.render_as_string()
+        done = OrderService(database, cooldown=cooldown).settle(
+            scorer, scores, order_ids, utcnow(), has_case=cases, order_states=file_states
+        )
+        made, closed = done.made, done.closed
+    else:
+        made = settle(
+            SuggestionPolicy(scorer.threshold, cooldown),
+            scores,
+            InMemorySuggestionStore(),
+            order_ids=order_ids,
+            order_states=file_states,
+            has_case=cases,
+            now=utcnow(),
+        ).made
     records = [s.to_dict() for s in made]
     if out_path is not None:
         write_records(records, out_path)
@@ -339,6 +360,7 @@ def score_orders(
         f"scored {len(frame)} open orders as of {as_of_text}: {len(flagged)} at or above the threshold "
         f"{scorer.threshold:.3f}, {len(made)} suggestions"
         + (f" stored in {where}" if where else "")
+        + (f", {len(closed)} open suggestions of settled orders closed" if closed else "")
         + (f" -> {out_path}" if out_path else "")
     )
     for s in made[:10]:

@@ -25,7 +25,14 @@ from triage.orders.reasons import Reason, explain, explain_risk
 from triage.orders.snapshots import DAY, delivery_times, promise_end, seconds
 from triage.registry import LoadedModel, Registry
 
-__all__ = ["RISK_MODEL_NAME", "RiskScore", "RiskScorer", "order_states", "suggested_category"]
+__all__ = [
+    "RISK_MODEL_NAME",
+    "RiskScore",
+    "RiskScorer",
+    "order_states",
+    "states_of",
+    "suggested_category",
+]
 
 RISK_MODEL_NAME = "risk"
 SILENT_DAYS = 7.0  # handed over and no tracking event for this long: probably lost
@@ -72,6 +79,13 @@ def order_states(orders: pd.DataFrame, events: pd.DataFrame, t: int) -> np.ndarr
         ["delivered", "canceled", "future", "overdue"],
         "open",
     )
+
+
+def states_of(orders: pd.DataFrame, events: pd.DataFrame, as_of=None) -> dict[str, str]:
+    """`order_states` by order id at `as_of` (default: the latest moment the data knows)."""
+    t = _as_of_seconds(as_of, orders, events)
+    states = order_states(orders, events, t)
+    return {str(i): str(s) for i, s in zip(orders["order_id"], states, strict=True)}
 
 
 def _as_of_seconds(as_of, orders: pd.DataFrame, events: pd.DataFrame) -> int:

@@ -7,8 +7,9 @@ that `SuggestionPolicy` works on it unchanged, and adds what a shared database n
 - at most one open suggestion per order holds across workers: a partial unique index refuses a
   second one, and `add` raises `ConflictError` for it (the policy's own check runs first; the
   index settles the race of two workers scoring the same order at once);
-- a decision is final: `update` only changes an open suggestion (or saves the same status
-  again), so two workers deciding at once cannot both win (`ConflictError` for the loser);
+- a decision is final (triage.orders.lifecycle): `update` only changes an open suggestion (or
+  saves the same status again), a conditional update, so two workers deciding at once cannot
+  both win (`ConflictError` for the loser);
 - `accept` marks the suggestion accepted and writes its case (and the case model's prediction
   to the prediction log) in one transaction: there is never a case without its accepted
   suggestion, nor the reverse.
@@ -23,26 +24,20 @@ The service also closes suggestions itself: `open_orders` finds the orders with 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from triage.errors import ConflictError, InputError, NotFoundError
-from triage.orders.scoring import RiskScore
-from triage.orders.suggestions import (
-    CLOSED_BY_SERVICE,
-    STATUSES,
-    Suggestion,
-    SuggestionPolicy,
-    SuggestionStore,
-)
+from triage.errors import ConflictError
+from triage.orders.lifecycle import OPEN, check_closing, check_status, refuse
+from triage.orders.suggestions import Suggestion
 from triage.store import PredictionRecord, Store
 from triage.store_tables import INSERT_PREDICTIONS, cases, suggestions
 
-__all__ = ["CaseRecord", "DatabaseSuggestionStore", "suggest_each"]
+__all__ = ["CaseRecord", "DatabaseSuggestionStore"]
 
 CHUNK = 500
 
@@ -96,11 +91,6 @@ def _suggestion(row: Any) -> Suggestion:
     return Suggestion(suggestion_id=values.pop("id"), **values)
 
 
-def _check_status(status: str | None) -> None:
-    if status is not None and status not in STATUSES:
-        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
-
-
 class DatabaseSuggestionStore:
     """`SuggestionStore` on the service database (see the module docstring)."""
 
@@ -146,7 +136,7 @@ class DatabaseSuggestionStore:
     ) -> list[Suggestion]:
         """Newest first (the riskiest first among those made at the same time), optionally
         only of one status and of one order."""
-        _check_status(status)
+        check_status(status)
         query = sa.select(suggestions).order_by(
             suggestions.c.created_at.desc(), suggestions.c.risk.desc(), suggestions.c.id
         )
@@ -160,13 +150,13 @@ class DatabaseSuggestionStore:
     def update(self, suggestion: Suggestion) -> None:
         """Save a decision. Only an open suggestion changes (saving the same status again is
         allowed): `ConflictError` when it was decided otherwise meanwhile."""
-        _check_status(suggestion.status)
+        check_status(suggestion.status)
         with self.store.transaction(write=True) as conn:
             result = conn.execute(
                 suggestions.update()
                 .where(
                     suggestions.c.id == suggestion.suggestion_id,
-                    suggestions.c.status.in_(["open", suggestion.status]),
+                    suggestions.c.status.in_([OPEN, suggestion.status]),
                 )
                 .values(
                     status=suggestion.status,
@@ -182,13 +172,11 @@ class DatabaseSuggestionStore:
         status = conn.execute(
             sa.select(suggestions.c.status).where(suggestions.c.id == suggestion_id)
         ).scalar_one_or_none()
-        if status is None:
-            raise NotFoundError(f"no suggestion {suggestion_id}")
-        raise ConflictError(f"suggestion {suggestion_id} is already {status}")
+        refuse(suggestion_id, status)
 
     def open_orders(self, order_ids: Iterable[str] | None = None) -> set[str]:
         """The ids among `order_ids` (all orders when None) that have an open suggestion."""
-        query = sa.select(suggestions.c.order_id).where(suggestions.c.status == "open")
+        query = sa.select(suggestions.c.order_id).where(suggestions.c.status == OPEN)
         with self.store.transaction() as conn:
             if order_ids is None:
                 return set(conn.execute(query).scalars())
@@ -201,8 +189,7 @@ class DatabaseSuggestionStore:
     def close(self, order_ids: Iterable[str], status: str, now: dt.datetime) -> list[Suggestion]:
         """Close the open suggestions of these orders as `status` (resolved or expired) at
         `now`; returns the suggestions closed. Decided suggestions stay as they are."""
-        if status not in CLOSED_BY_SERVICE:
-            raise InputError(f"suggestions are closed as {' or '.join(CLOSED_BY_SERVICE)}")
+        check_closing(status)
         wanted, closed = sorted(set(order_ids)), []
         if not wanted:
             return closed
@@ -210,14 +197,14 @@ class DatabaseSuggestionStore:
             for start in range(0, len(wanted), CHUNK):
                 where = (
                     suggestions.c.order_id.in_(wanted[start : start + CHUNK]),
-                    suggestions.c.status == "open",
+                    suggestions.c.status == OPEN,
                 )
                 ids = list(conn.execute(sa.select(suggestions.c.id).where(*where)).scalars())
                 if not ids:
                     continue
                 conn.execute(
                     suggestions.update()
-                    .where(suggestions.c.id.in_(ids), suggestions.c.status == "open")
+                    .where(suggestions.c.id.in_(ids), suggestions.c.status == OPEN)
                     .values(status=status, decided_at=now)
                 )
                 query = sa.select(suggestions).where(suggestions.c.id.in_(ids))
@@ -236,7 +223,7 @@ class DatabaseSuggestionStore:
         with self.store.transaction(write=True) as conn:
             result = conn.execute(
                 suggestions.update()
-                .where(suggestions.c.id == suggestion_id, suggestions.c.status == "open")
+                .where(suggestions.c.id == suggestion_id, suggestions.c.status == OPEN)
                 .values(status="accepted", decided_at=case.created_at, case_id=case.id)
             )
             if result.rowcount != 1:
@@ -263,22 +250,3 @@ class DatabaseSuggestionStore:
                 query = sa.select(cases.c.order_id).where(cases.c.order_id.in_(chunk)).distinct()
                 found.update(conn.execute(query).scalars())
         return found
-
-
-def suggest_each(
-    policy: SuggestionPolicy,
-    scores: Iterable[RiskScore],
-    store: SuggestionStore,
-    *,
-    has_case: Container[str] = (),
-    now: dt.datetime | None = None,
-) -> list[Suggestion]:
-    """`policy.suggest` one score at a time: an order whose open suggestion another process
-    stored meanwhile (`ConflictError` from the store) is skipped, the others go on."""
-    made: list[Suggestion] = []
-    for score in scores:
-        try:
-            made += policy.suggest([score], store, has_case=has_case, now=now)
-        except ConflictError:
-            continue
-    return made
