@@ -9,13 +9,14 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from triage.cases.store import CaseRecord, CaseStore
 from triage.cli import cli
 from triage.config import Settings
 from triage.errors import ConflictError, DataFileError, InputError, NotFoundError, StoreError
 from triage.orders.schema import events_from_records, orders_from_records
 from triage.orders.service import OrderService
 from triage.orders.storage import OrderStore
-from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore
+from triage.orders.suggestion_store import DatabaseSuggestionStore
 from triage.orders.suggestions import Suggestion, SuggestionPolicy, SuggestionStore
 from triage.store import Store, utcnow
 
@@ -209,14 +210,14 @@ def test_accept_writes_the_case_and_the_prediction_with_the_decision(store):
     accepted = suggestions.accept("s1", case_record("c1"), logged)
     assert accepted.status == "accepted" and accepted.case_id == "c1"
     assert accepted.decided_at == NOW
-    assert suggestions.get_case("c1") == case_record("c1")
+    assert CaseStore(store).get("c1") == case_record("c1")
     assert store.get_prediction("p1")["category"] == "shipping_delay"
-    assert suggestions.cases_for(["A1", "B1"]) == {"A1"}
+    assert CaseStore(store).for_orders(["A1", "B1"]) == {"A1"}
     with pytest.raises(ConflictError, match="already accepted"):
         suggestions.accept("s1", case_record("c2"))
     with pytest.raises(NotFoundError):
         suggestions.accept("nope", case_record("c3", suggestion_id="nope"))
-    assert suggestions.get_case("c2") is None and suggestions.get_case("c3") is None
+    assert CaseStore(store).get("c2") is None and CaseStore(store).get("c3") is None
 
 
 # -- the order service -----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The tables of the service database (see triage.store): API keys and their rate counters,
 the prediction log and feedback, with the statements the request path runs prebuilt; and the
 delayed-order tables (orders, tracking events, suggestions and the cases accepted from them,
-see triage.orders.storage and triage.orders.suggestion_store).
+see triage.orders.storage, triage.orders.suggestion_store and triage.cases.store).
 
 Changing a table here needs a new migration in triage/migrations/versions/.
 """
@@ -181,7 +181,8 @@ suggestions = sa.Table(
 
 #: cases opened by accepting a suggestion: the text filed (the draft or the filer's edit), the
 #: suggestion's category, and what the case model predicted for the text (also logged in
-#: `predictions` under `prediction_id`, so that analysts can correct it with feedback)
+#: `predictions` under `prediction_id`, so that analysts can correct it with feedback); read and
+#: written by triage.cases.store only
 cases = sa.Table(
     "cases",
     metadata,

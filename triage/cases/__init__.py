@@ -1,4 +1,6 @@
-"""The case classifier: features, model, calibration, thresholds, explanations, routing.
+"""The case classifier: features, model, calibration, thresholds, explanations, routing; and the
+cases themselves: intake.py categorizes a text and makes its prediction-log record, store.py
+keeps the cases opened from suggestions (``CaseRecord``, ``CaseStore``).
 
 The names below are imported on first use (PEP 562), so that ``import triage.cases.commands``
 (the ``triage`` command's help) does not load scikit-learn.

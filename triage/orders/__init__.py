@@ -14,7 +14,8 @@ The public API, in the order data flows through it::
 On the service database (imported from their modules, which need SQLAlchemy)::
 
     OrderStore(store): orders and tracking events                                  storage.py
-    DatabaseSuggestionStore(store): suggestions and the cases accepted from them    suggestion_store.py
+    DatabaseSuggestionStore(store): suggestions                                    suggestion_store.py
+    CaseStore(store): the cases accepted from them                 triage/cases/store.py
     OrderService(store): score, ingest + re-score + suggest, accept, dismiss, demo  service.py
 
 The names are imported on first use (PEP 562): importing a module of the package does not load

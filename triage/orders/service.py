@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from triage.cases.intake import CaseText, categorize
+from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
 from triage.errors import InputError
 from triage.orders.default import demo_open_orders, move_to_day
@@ -42,7 +43,7 @@ from triage.orders.lifecycle import close_settled, decide, decide_stored, settle
 from triage.orders.schema import events_from_records, orders_from_records
 from triage.orders.scoring import RiskScore, RiskScorer, states_of
 from triage.orders.storage import OrderStore, SavedOrders
-from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore
+from triage.orders.suggestion_store import DatabaseSuggestionStore
 from triage.orders.suggestions import Suggestion, SuggestionPolicy
 from triage.registry import Registry
 from triage.store import Store
@@ -132,6 +133,7 @@ class OrderService:
     ):
         self.orders = OrderStore(store)
         self.suggestions = DatabaseSuggestionStore(store)
+        self.cases = CaseStore(store)
         self.cooldown = cooldown
         self.history = dt.timedelta(days=history_days)
         self.cache = HistoryCache(self.orders, history_days=history_days) if history_cache else None
@@ -259,7 +261,7 @@ class OrderService:
         those orders that are no longer open closed. `order_states(ids)` gives their states
         (default: from the stored orders as of `now`)."""
         flagged = [s for s in scores if s.flagged]
-        with_case = self.suggestions.cases_for(s.order_id for s in flagged) | set(has_case)
+        with_case = self.cases.for_orders(s.order_id for s in flagged) | set(has_case)
         done = settle(
             self.policy(scorer),
             flagged,

@@ -1,4 +1,4 @@
-"""Suggestions and the cases accepted from them, in the service database.
+"""Suggestions in the service database (the cases accepted from them: triage.cases.store).
 
 `DatabaseSuggestionStore` implements the `SuggestionStore` protocol of
 triage.orders.suggestions (add, get, for_order, list, update) on the ``suggestions`` table, so
@@ -10,62 +10,36 @@ that `SuggestionPolicy` works on it unchanged, and adds what a shared database n
 - a decision is final (triage.orders.lifecycle): `update` only changes an open suggestion (or
   saves the same status again), a conditional update, so two workers deciding at once cannot
   both win (`ConflictError` for the loser);
-- `accept` marks the suggestion accepted and writes its case (and the case model's prediction
-  to the prediction log) in one transaction: there is never a case without its accepted
+- `accept` marks the suggestion accepted and writes its case (triage.cases.store) and the case
+  model's prediction to the prediction log in one transaction: there is never a case without its accepted
   suggestion, nor the reverse.
 
 The service also closes suggestions itself: `open_orders` finds the orders with an open one,
 `close` marks them ``resolved`` or ``expired`` when their order is no longer open.
 
 >>> suggestions = DatabaseSuggestionStore(Store.from_settings(settings))   # doctest: +SKIP
->>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=suggestions.cases_for(ids))
+>>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=CaseStore(store).for_orders(ids))
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from triage.cases.store import CaseRecord, CaseStore
 from triage.errors import ConflictError
 from triage.orders.lifecycle import OPEN, check_closing, check_status, refuse
 from triage.orders.suggestions import Suggestion
 from triage.store import PredictionRecord, Store
-from triage.store_tables import INSERT_PREDICTIONS, cases, suggestions
+from triage.store_tables import INSERT_PREDICTIONS, suggestions
 
-__all__ = ["CaseRecord", "DatabaseSuggestionStore"]
+__all__ = ["DatabaseSuggestionStore"]
 
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class CaseRecord:
-    """A case opened from a suggestion: the text filed and what the case model made of it."""
-
-    id: str
-    order_id: str
-    category: str
-    text: str
-    language: str
-    created_at: dt.datetime
-    suggestion_id: str | None
-    predicted_category: str
-    confidence: float
-    needs_review: bool
-    model_name: str
-    model_version: str
-    prediction_id: str | None = None
-    key_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (times as ISO 8601)."""
-        out = asdict(self)
-        out["created_at"] = self.created_at.isoformat()
-        return out
 
 
 def _row(suggestion: Suggestion) -> dict[str, Any]:
@@ -211,7 +185,7 @@ class DatabaseSuggestionStore:
                 closed += [_suggestion(row) for row in conn.execute(query)]
         return closed
 
-    # -- cases --------------------------------------------------------------------------
+    # -- accepting ----------------------------------------------------------------------
     def accept(
         self,
         suggestion_id: str,
@@ -230,23 +204,7 @@ class DatabaseSuggestionStore:
                 self._refuse(conn, suggestion_id)
             if prediction is not None:
                 conn.execute(INSERT_PREDICTIONS, [prediction.__dict__])
-            conn.execute(cases.insert(), asdict(case))
+            CaseStore.insert(conn, case)
         accepted = self.get(suggestion_id)
         assert accepted is not None  # written just above; suggestions are never deleted
         return accepted
-
-    def get_case(self, case_id: str) -> CaseRecord | None:
-        with self.store.transaction() as conn:
-            row = conn.execute(sa.select(cases).where(cases.c.id == case_id)).first()
-        return CaseRecord(**row._asdict()) if row is not None else None
-
-    def cases_for(self, order_ids: Iterable[str]) -> set[str]:
-        """The ids among `order_ids` of orders that have a case."""
-        wanted = sorted(set(order_ids))
-        found: set[str] = set()
-        with self.store.transaction() as conn:
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                query = sa.select(cases.c.order_id).where(cases.c.order_id.in_(chunk)).distinct()
-                found.update(conn.execute(query).scalars())
-        return found
