@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from api.serving import ModelSet, risk_scorer_loader
 from triage.config import Settings
 from triage.errors import StoreError
-from triage.orders.scoring import RISK_MODEL_NAME, RiskScorer
+from triage.orders.risk.scoring import RISK_MODEL_NAME, RiskScorer
 from triage.orders.service import OrderService
 from triage.registry import Registry
 from triage.store import Store

@@ -35,8 +35,8 @@ from api.errors import RETRY_AFTER_SECONDS, ApiError
 from triage.cases.router import CASE_MODEL_NAME, CaseRouter
 from triage.config import Settings
 from triage.errors import TriageError
-from triage.orders.schema import events_from_records, orders_from_records
-from triage.orders.scoring import RISK_MODEL_NAME, RiskScorer
+from triage.orders.data.schema import events_from_records, orders_from_records
+from triage.orders.risk.scoring import RISK_MODEL_NAME, RiskScorer
 from triage.registry import Registry
 from triage.taxonomy import Taxonomy
 

@@ -5,14 +5,14 @@ import datetime as dt
 import pytest
 
 from triage.errors import ConflictError, InputError, NotFoundError
-from triage.orders.lifecycle import (
+from triage.orders.suggestions.lifecycle import (
     CLOSED_BY_SERVICE,
     STATUSES,
     close_settled,
     closing_status,
     decide,
 )
-from triage.orders.suggestions import InMemorySuggestionStore, Suggestion
+from triage.orders.suggestions.policy import InMemorySuggestionStore, Suggestion
 
 NOW = dt.datetime(2024, 11, 12, 9, 0, tzinfo=dt.UTC)
 

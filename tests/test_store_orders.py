@@ -13,11 +13,11 @@ from triage.cases.store import CaseRecord, CaseStore
 from triage.cli import cli
 from triage.config import Settings
 from triage.errors import ConflictError, DataFileError, InputError, NotFoundError, StoreError
-from triage.orders.schema import events_from_records, orders_from_records
+from triage.orders.data.schema import events_from_records, orders_from_records
 from triage.orders.service import OrderService
 from triage.orders.storage import OrderStore
 from triage.orders.suggestion_store import DatabaseSuggestionStore
-from triage.orders.suggestions import Suggestion, SuggestionPolicy, SuggestionStore
+from triage.orders.suggestions.policy import Suggestion, SuggestionPolicy, SuggestionStore
 from triage.store import Store, utcnow
 
 NOW = dt.datetime(2024, 11, 12, 9, 0, tzinfo=dt.UTC)
@@ -186,8 +186,8 @@ def test_decisions_are_final(store):
 
 @pytest.mark.parametrize("kind", ("memory", "database"))
 def test_policy_rules_on_either_store(store, kind):
-    from triage.orders.scoring import RiskScore
-    from triage.orders.suggestions import InMemorySuggestionStore
+    from triage.orders.risk.scoring import RiskScore
+    from triage.orders.suggestions.policy import InMemorySuggestionStore
 
     suggestions = InMemorySuggestionStore() if kind == "memory" else DatabaseSuggestionStore(store)
     facts = {"order_id": "A1", "promised_date": "2024-11-13", "carrier": "Panda Post"}
@@ -314,8 +314,8 @@ def workspace(tmp_path, api_models_dir, api_risk_scorer):
     """A registry with the tiny case and risk models, a risk model directory, open orders."""
     import shutil
 
+    from triage.orders.data.files import write_order_tables
     from triage.orders.default import demo_open_orders
-    from triage.orders.files import write_order_tables
     from triage.registry import Registry, save_model_dir
 
     models = tmp_path / "models"

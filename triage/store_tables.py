@@ -109,7 +109,7 @@ feedback = sa.Table(
 )
 
 # -- delayed orders ------------------------------------------------------------------------
-#: orders in the canonical schema of triage.orders.schema (text columns hold "unknown" when
+#: orders in the canonical schema of triage.orders.data.schema (text columns hold "unknown" when
 #: the source did not say); `updated_at` is when the service last stored the record
 orders = sa.Table(
     "orders",
@@ -152,7 +152,7 @@ tracking_events = sa.Table(
     sa.UniqueConstraint("order_id", "time", "event_type", name="uq_tracking_events_order_time"),
 )
 
-#: proactive "open a case?" suggestions (triage.orders.suggestions.Suggestion); at most one
+#: proactive "open a case?" suggestions (triage.orders.suggestions.policy.Suggestion); at most one
 #: open suggestion per order, enforced by a partial unique index across workers
 suggestions = sa.Table(
     "suggestions",

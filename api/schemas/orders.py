@@ -6,11 +6,7 @@ from typing import Any
 
 from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from triage.config import Settings
-from triage.orders.schema import (
-    EARLIEST_YEAR,
-    EVENT_TYPES,
-    LATEST_YEAR,
-)
+from triage.orders.data.fields import EARLIEST_YEAR, EVENT_TYPES, LATEST_YEAR
 
 __all__ = ["openapi"]
 
@@ -21,7 +17,7 @@ SUGGESTED_CATEGORIES = ["shipping_delay", "not_received"]
 
 def _iso_time_pattern() -> str:
     """An ISO 8601 date or date-time that the order checks take: a real calendar day (leap
-    years included) of the years 1900-2200 (triage.orders.schema's EARLIEST_YEAR, LATEST_YEAR),
+    years included) of the years 1900-2200 (triage.orders.data.schema's EARLIEST_YEAR, LATEST_YEAR),
     hours 00-23, minutes and seconds 00-59, an optional fraction and UTC offset. The years are
     checked in UTC, so on the first and last day of the range an offset may not move the time
     out of it: 1900-01-01 takes no offset ahead of UTC and 2200-12-31 none behind it (a few

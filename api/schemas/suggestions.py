@@ -7,7 +7,7 @@ from typing import Any
 from api.openapi import error_responses, json_body, json_response, ref
 from api.schemas.orders import SUGGESTED_CATEGORIES, decision_links
 from triage.config import Settings
-from triage.orders.lifecycle import STATUSES
+from triage.orders.suggestions.lifecycle import STATUSES
 from triage.text.language import LANGUAGES
 
 __all__ = ["openapi"]

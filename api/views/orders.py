@@ -20,7 +20,7 @@ from api.errors import ApiError
 from api.runtime import Runtime, runtime
 from api.validation import parse_json_body
 from triage.errors import InputError
-from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
+from triage.orders.risk.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
 
 __all__ = ["blueprint", "setup"]
 

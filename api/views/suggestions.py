@@ -18,7 +18,7 @@ from api.errors import ApiError
 from api.runtime import runtime
 from api.schemas.suggestions import MAX_OFFSET, MAX_PAGE
 from api.validation import parse_json_body, query_int
-from triage.orders.lifecycle import STATUSES
+from triage.orders.suggestions.lifecycle import STATUSES
 
 __all__ = ["blueprint"]
 

@@ -255,7 +255,7 @@ def retrain_risk_command(
         click.echo(f"note: no --data given; training on {source}", err=True)
         params = dict(DEFAULT_PARAMS) if kind == "hgb" else None
     else:
-        from triage.orders.files import read_order_tables
+        from triage.orders.data.files import read_order_tables
 
         orders, events = read_order_tables(data_path, events_path)
         source = str(data_path) + (f" with events {events_path}" if events_path else "")

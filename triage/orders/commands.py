@@ -129,9 +129,9 @@ def train_risk(
     as_json,
 ):
     """Train a delayed-order risk model on orders purchased before the held-out period."""
-    from triage.orders.files import read_order_tables
-    from triage.orders.report import report_writer
-    from triage.orders.training import (
+    from triage.orders.data.files import read_order_tables
+    from triage.orders.risk.report import report_writer
+    from triage.orders.risk.training import (
         build_dataset,
         evaluate_risk,
         fit_risk_model,
@@ -219,8 +219,8 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     """Evaluate a risk model per decision point, and its suggestion policy."""
     import numpy as np
 
-    from triage.orders.files import read_order_tables
-    from triage.orders.training import build_dataset, evaluate_risk
+    from triage.orders.data.files import read_order_tables
+    from triage.orders.risk.training import build_dataset, evaluate_risk
 
     loaded = resolve_model(model_ref, settings_from_context())
     if loaded.metadata.get("kind") != "risk_model":
@@ -294,11 +294,11 @@ def score_orders(
 
     from tqdm import tqdm
 
-    from triage.orders.files import read_order_tables, write_records
-    from triage.orders.lifecycle import settle
-    from triage.orders.scoring import RiskScorer, states_of
+    from triage.orders.data.files import read_order_tables, write_records
+    from triage.orders.risk.scoring import RiskScorer, states_of
     from triage.orders.service import OrderService
-    from triage.orders.suggestions import InMemorySuggestionStore, SuggestionPolicy
+    from triage.orders.suggestions.lifecycle import settle
+    from triage.orders.suggestions.policy import InMemorySuggestionStore, SuggestionPolicy
     from triage.store import Store
     from triage.store_tables import utcnow
     from triage.tables import read_table, require_columns
@@ -402,9 +402,9 @@ def score_orders(
 @handle_errors
 def simulate(n_orders, seed, start, days, open_at, out_path, events_out):
     """Write simulated marketplace orders and tracking events."""
-    from triage.orders.files import events_path_for, write_order_tables
-    from triage.orders.simulator import simulate_marketplace
-    from triage.orders.snapshots import censor
+    from triage.orders.data.files import events_path_for, write_order_tables
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.snapshots import censor
     from triage.tables import table_format
 
     for path in (out_path, events_out or events_path_for(out_path)):
@@ -446,8 +446,8 @@ def import_group() -> None:
 @handle_errors
 def import_olist(directory, out_path, events_out):
     """Map the Olist tables (orders.csv required, the others optional) onto the schema."""
-    from triage.orders.files import write_order_tables
-    from triage.orders.olist import load_olist
+    from triage.orders.data.files import write_order_tables
+    from triage.orders.data.olist import load_olist
 
     data = load_olist(directory)
     paths = write_order_tables(data.orders, data.events, out_path, events_out)

@@ -9,7 +9,7 @@ What the HTTP endpoints and ``triage bootstrap --demo-orders`` call; no Flask he
 
 Scores use the stored orders as history: the seller, lane and platform features come from the
 orders purchased in the `history_days` before the scoring time. Ingesting orders or events
-re-scores the orders they touch as of now, and `settle` (triage.orders.lifecycle, the same
+re-scores the orders they touch as of now, and `settle` (triage.orders.suggestions.lifecycle, the same
 step as ``triage score-orders``) turns the flagged ones into suggestions under
 `SuggestionPolicy` (threshold of the model, one open suggestion per order, a cooldown after a
 dismissal, none when the order has a case) and closes an open suggestion whose order is no
@@ -18,7 +18,7 @@ promise). Accepting categorizes the text with triage.cases.intake, as the catego
 does.
 
 With ``history_cache=True`` (what a service worker uses) the stored orders' history stays in
-memory between calls (triage.orders.history_cache), so that scoring one order or ingesting one
+memory between calls (triage.orders.risk.history_cache), so that scoring one order or ingesting one
 event costs milliseconds instead of a rebuild over every stored order, with the same features.
 """
 
@@ -36,15 +36,15 @@ from triage.cases.intake import CaseText, categorize
 from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
 from triage.errors import InputError
+from triage.orders.data.schema import events_from_records, orders_from_records
 from triage.orders.default import demo_open_orders, move_to_day
-from triage.orders.features import OrderFeatures
-from triage.orders.history_cache import HistoryCache
-from triage.orders.lifecycle import close_settled, decide, decide_stored, settle
-from triage.orders.schema import events_from_records, orders_from_records
-from triage.orders.scoring import RiskScore, RiskScorer, states_of
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.history_cache import HistoryCache
+from triage.orders.risk.scoring import RiskScore, RiskScorer, states_of
 from triage.orders.storage import OrderStore, SavedOrders
 from triage.orders.suggestion_store import DatabaseSuggestionStore
-from triage.orders.suggestions import Suggestion, SuggestionPolicy
+from triage.orders.suggestions.lifecycle import close_settled, decide, decide_stored, settle
+from triage.orders.suggestions.policy import Suggestion, SuggestionPolicy
 from triage.registry import Registry
 from triage.store import Store
 from triage.store_tables import utcnow
@@ -274,7 +274,7 @@ class OrderService:
         return Rescored(done.made, done.closed, len(scores), len(flagged))
 
     def _states(self, order_ids: Iterable[str], now: dt.datetime) -> dict[str, str]:
-        """The states of these stored orders at `now` (triage.orders.scoring.order_states)."""
+        """The states of these stored orders at `now` (triage.orders.risk.scoring.order_states)."""
         orders, events = self.orders.tables_of(order_ids)
         return states_of(orders, events, now)
 

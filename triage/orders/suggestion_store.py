@@ -1,13 +1,13 @@
 """Suggestions in the service database (the cases accepted from them: triage.cases.store).
 
 `DatabaseSuggestionStore` implements the `SuggestionStore` protocol of
-triage.orders.suggestions (add, get, for_order, list, update) on the ``suggestions`` table, so
+triage.orders.suggestions.policy (add, get, for_order, list, update) on the ``suggestions`` table, so
 that `SuggestionPolicy` works on it unchanged, and adds what a shared database needs:
 
 - at most one open suggestion per order holds across workers: a partial unique index refuses a
   second one, and `add` raises `ConflictError` for it (the policy's own check runs first; the
   index settles the race of two workers scoring the same order at once);
-- a decision is final (triage.orders.lifecycle): `update` only changes an open suggestion (or
+- a decision is final (triage.orders.suggestions.lifecycle): `update` only changes an open suggestion (or
   saves the same status again), a conditional update, so two workers deciding at once cannot
   both win (`ConflictError` for the loser);
 - `accept` marks the suggestion accepted and writes its case (triage.cases.store) and the case
@@ -32,8 +32,8 @@ from sqlalchemy import exc
 
 from triage.cases.store import CaseRecord, CaseStore
 from triage.errors import ConflictError
-from triage.orders.lifecycle import OPEN, check_closing, check_status, refuse
-from triage.orders.suggestions import Suggestion
+from triage.orders.suggestions.lifecycle import OPEN, check_closing, check_status, refuse
+from triage.orders.suggestions.policy import Suggestion
 from triage.store import PredictionRecord, Store
 from triage.store_tables import INSERT_PREDICTIONS, suggestions
 

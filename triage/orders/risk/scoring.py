@@ -19,10 +19,9 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import InputError, ModelError
-from triage.orders.drafts import overdue_phrase
-from triage.orders.features import OrderFeatures
-from triage.orders.reasons import Reason, explain, explain_risk
-from triage.orders.snapshots import DAY, delivery_times, promise_end, seconds
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.reasons import Reason, explain, explain_risk, overdue_phrase
+from triage.orders.risk.snapshots import DAY, delivery_times, promise_end, seconds
 from triage.registry import LoadedModel, Registry
 
 __all__ = [
@@ -157,7 +156,7 @@ class RiskScorer:
         """order_id, risk, flagged and the feature values of every open order (no reasons).
 
         `features`: an `OrderFeatures` over these very tables, e.g. with the stored orders'
-        history from triage.orders.history_cache (built from `orders` and `events` otherwise).
+        history from triage.orders.risk.history_cache (built from `orders` and `events` otherwise).
 
         `total(n)` is called once with the number of open orders to score, `progress(n)` after
         each batch with the number scored in it (a progress bar's total and update).

@@ -30,52 +30,26 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import DataFileError
+from triage.orders.data.fields import (
+    EARLIEST_YEAR,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    LATEST_YEAR,
+    NUMBER_COLUMNS,
+    ORDER_COLUMNS,
+    TEXT_COLUMNS,
+    TIME_COLUMNS,
+    UNKNOWN,
+)
+from triage.orders.data.records import small_events, small_orders
 
 __all__ = [
-    "EVENT_COLUMNS",
-    "EVENT_TYPES",
-    "ORDER_COLUMNS",
     "events_from_records",
     "orders_from_records",
     "validate_events",
     "validate_orders",
 ]
 
-EVENT_TYPES = (
-    "label_created",
-    "picked_up",
-    "in_transit",
-    "arrived_at_hub",
-    "out_for_delivery",
-    "delivered",
-    "exception",
-)
-TEXT_COLUMNS = (
-    "seller_id",
-    "seller_region",
-    "buyer_region",
-    "carrier",
-    "service_level",
-    "category",
-)
-NUMBER_COLUMNS = ("weight_kg", "price", "freight", "distance_km")
-TIME_COLUMNS = ("purchased_at", "promised_date", "ship_by", "delivered_at")
-ORDER_COLUMNS = (
-    "order_id",
-    "purchased_at",
-    "promised_date",
-    "ship_by",
-    *TEXT_COLUMNS,
-    "n_items",
-    *NUMBER_COLUMNS,
-    "delivered_at",
-    "canceled",
-)
-EVENT_COLUMNS = ("order_id", "time", "event_type", "location")
-UNKNOWN = "unknown"
-# times outside these years are refused as input errors: no marketplace order lives there, and
-# pandas' nanosecond timestamps end in 1677 and 2262
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 def _first_bad(mask: np.ndarray | pd.Series, frame: pd.DataFrame, column: str) -> str:
@@ -305,8 +279,6 @@ def orders_from_records(
     records: Iterable[Mapping[str, Any]], where: str = "orders"
 ) -> pd.DataFrame:
     """Validate orders given as dicts (a request body, say) into the canonical table."""
-    from triage.orders.records import small_orders  # it builds on this module's names
-
     records = list(records)
     if not records:
         raise DataFileError(f"{where}: no orders")
@@ -324,8 +296,6 @@ def events_from_records(
     where: str = "events",
 ) -> pd.DataFrame:
     """Validate tracking events given as dicts into the canonical table."""
-    from triage.orders.records import small_events
-
     records = list(records)
     if not all(isinstance(r, Mapping) for r in records):
         raise DataFileError(f"{where}: every event must be an object with named fields")

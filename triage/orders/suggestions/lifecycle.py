@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 from triage.errors import ConflictError, InputError, NotFoundError
 
 if TYPE_CHECKING:
-    from triage.orders.scoring import RiskScore
-    from triage.orders.suggestions import Suggestion, SuggestionPolicy, SuggestionStore
+    from triage.orders.risk.scoring import RiskScore
+    from triage.orders.suggestions.policy import Suggestion, SuggestionPolicy, SuggestionStore
 
 __all__ = [
     "CLOSED_BY_SERVICE",
@@ -54,7 +54,7 @@ CLOSED_BY_SERVICE = ("resolved", "expired")
 STATUSES = (OPEN, *DECIDED_BY_FILER, *CLOSED_BY_SERVICE)
 
 #: the status an open suggestion is closed with, by the state of its order
-#: (triage.orders.scoring.order_states); an order in any other state keeps it open
+#: (triage.orders.risk.scoring.order_states); an order in any other state keeps it open
 _CLOSING = {"delivered": "resolved", "canceled": "resolved", "overdue": "expired"}
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import InputError
-from triage.orders.schema import ORDER_COLUMNS
+from triage.orders.data.fields import ORDER_COLUMNS
 
 __all__ = ["CARRIERS", "REGIONS", "Simulation", "simulate_marketplace"]
 

@@ -1,6 +1,6 @@
 """Small batches of order and event records (a request body) into the canonical tables, fast.
 
-`validate_orders` and `validate_events` (triage.orders.schema) check whole columns with pandas:
+`validate_orders` and `validate_events` (triage.orders.data.schema) check whole columns with pandas:
 right for files of a million rows, but each check costs a fraction of a millisecond however
 few the rows, and a request for one order paid more than 20 ms for them. For up to `SMALL`
 records of plain JSON values, `small_orders` and `small_events` build the same tables row by
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.orders.schema import (
+from triage.orders.data.fields import (
     EARLIEST_YEAR,
     EVENT_COLUMNS,
     EVENT_TYPES,

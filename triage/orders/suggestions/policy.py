@@ -8,9 +8,9 @@ The policy turns risk scores into suggestions under four rules:
 4. after a dismissal, nothing new for the order during the cooldown.
 
 A suggestion whose order is delivered or canceled is closed as ``resolved``, one whose order
-went more than 30 days past its promise as ``expired`` (`triage.orders.lifecycle.settle` does it
+went more than 30 days past its promise as ``expired`` (`triage.orders.suggestions.lifecycle.settle` does it
 after every scoring); neither blocks a later suggestion. Which status a suggestion may take, and
-when, is decided in one place: triage/orders/lifecycle.py.
+when, is decided in one place: triage/orders/suggestions/lifecycle.py.
 
 Suggestions live behind the small `SuggestionStore` protocol. `InMemorySuggestionStore` serves
 ``triage score-orders --no-store`` and the tests; `DatabaseSuggestionStore`
@@ -42,15 +42,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
 from triage.errors import InputError, NotFoundError
-from triage.orders.drafts import drafts
-from triage.orders.lifecycle import (
+from triage.orders.risk.scoring import RiskScore
+from triage.orders.suggestions.drafts import drafts
+from triage.orders.suggestions.lifecycle import (
     OPEN,
     check_closing,
     check_status,
     decide,
     decide_stored,
 )
-from triage.orders.scoring import RiskScore
 
 __all__ = [
     "InMemorySuggestionStore",
