@@ -6,7 +6,14 @@ from typing import Any
 
 from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from triage.config import Settings
-from triage.orders.data.fields import EARLIEST_YEAR, EVENT_TYPES, LATEST_YEAR
+from triage.orders.data.fields import (
+    EARLIEST_YEAR,
+    EVENT_TYPES,
+    LATEST_YEAR,
+    ORDER_FIELDS,
+    REQUIRED_COLUMNS,
+    Field,
+)
 
 __all__ = ["openapi"]
 
@@ -62,6 +69,21 @@ def _time(description: str, nullable: bool = False) -> dict[str, Any]:
     }
 
 
+def _field_schema(field: Field, order_id: dict, text: dict, number: dict) -> dict[str, Any]:
+    """The JSON Schema of an order field (triage.orders.data.fields), by its kind: what the
+    library's validation takes for it."""
+    if field.kind in ("time", "date"):
+        return _time(field.description, nullable=not field.required)
+    schema = {
+        "id": order_id,
+        "text": text,
+        "count": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
+        "number": number,
+        "flag": {"type": ["boolean", "null"]},
+    }[field.kind]
+    return {**schema, "description": field.description} if field.description else schema
+
+
 def _schemas(settings: Settings) -> dict[str, Any]:
     text = {"type": ["string", "null"], "maxLength": 100}
     number = {"type": ["number", "null"], "minimum": 0}
@@ -87,36 +109,14 @@ def _schemas(settings: Settings) -> dict[str, Any]:
     return {
         "OrderInput": {
             "type": "object",
+            # "triage.orders.schema" as it always read: the document stays byte-identical
+            # (the fields are defined in triage/orders/data/fields.py)
             "description": "An order in the canonical schema (triage.orders.schema). Times "
             "without a zone are UTC. An order stored again replaces the stored record.",
-            "required": ["order_id", "purchased_at", "promised_date"],
+            "required": list(REQUIRED_COLUMNS),
             "additionalProperties": False,
             "properties": {
-                "order_id": order_id,
-                "purchased_at": _time("When the buyer paid."),
-                "promised_date": _time(
-                    "The delivery date promised to the buyer (on time: delivered that day or "
-                    "before)."
-                ),
-                "ship_by": _time("The seller's hand-over deadline.", nullable=True),
-                **{
-                    name: text
-                    for name in (
-                        "seller_id",
-                        "seller_region",
-                        "buyer_region",
-                        "carrier",
-                        "service_level",
-                        "category",
-                    )
-                },
-                "n_items": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
-                "weight_kg": number,
-                "price": number,
-                "freight": number,
-                "distance_km": number,
-                "delivered_at": _time("When the buyer received it (closes the order).", True),
-                "canceled": {"type": ["boolean", "null"]},
+                field.name: _field_schema(field, order_id, text, number) for field in ORDER_FIELDS
             },
         },
         "TrackingEventInput": {

@@ -34,7 +34,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from triage.orders.data.fields import (
+    COUNT_COLUMNS,
     EVENT_COLUMNS,
+    FLAG_COLUMNS,
     NUMBER_COLUMNS,
     ORDER_COLUMNS,
     TEXT_COLUMNS,
@@ -104,10 +106,12 @@ def _orders_frame(rows: Iterable[Any]) -> pd.DataFrame:
         frame[column] = _times(frame[column])
     for column in ("order_id", *TEXT_COLUMNS):
         frame[column] = frame[column].astype(object)
-    frame["n_items"] = frame["n_items"].astype(int)
+    for column in COUNT_COLUMNS:
+        frame[column] = frame[column].astype(int)
     for column in NUMBER_COLUMNS:
         frame[column] = frame[column].astype(float)
-    frame["canceled"] = frame["canceled"].astype(bool)
+    for column in FLAG_COLUMNS:
+        frame[column] = frame[column].astype(bool)
     return frame
 
 
