@@ -73,8 +73,11 @@ ROUNDS ?= 20
 stress: install tools
 	$(BIN)/python -m tests.stress --rounds $(ROUNDS)
 
+# ruff, and the import-linter contracts of pyproject.toml (the test suite runs them too:
+# tests/test_architecture.py)
 lint: install
 	$(BIN)/ruff check triage api tests benchmarks
+	$(BIN)/lint-imports --no-logo
 
 clean:
 	rm -rf $(VENV) build *.egg-info

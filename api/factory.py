@@ -27,21 +27,21 @@ from triage.config import Settings
 
 __all__ = ["RESOURCES", "create_app"]
 
-#: The resources of the service, each a module with `blueprint`, `openapi(settings)` and,
-#: optionally, `setup(state)` (called with the `api.runtime.Runtime` before the models load, to
-#: add a model loader for instance). A new resource (orders, monitoring...) is one more module
-#: and one more line here.
-RESOURCES: tuple[str, ...] = (
-    "api.views.system",
-    "api.views.cases",
-    "api.views.feedback",
-    "api.views.predictions",
-    "api.views.taxonomy",
-    "api.views.models",
-    "api.views.monitoring",
-    "api.views.orders",
-    "api.views.suggestions",
-    "api.views.docs",
+#: The resources of the service: pairs of a views module, with `blueprint` and, optionally,
+#: `setup(state)` (called with the `api.runtime.Runtime` before the models load, to add a model
+#: loader for instance), and a schemas module with `openapi(settings)`, its part of the OpenAPI
+#: document. A new resource (orders, monitoring...) is two modules and one more line here.
+RESOURCES: tuple[tuple[str, str], ...] = (
+    ("api.views.system", "api.schemas.system"),
+    ("api.views.cases", "api.schemas.cases"),
+    ("api.views.feedback", "api.schemas.feedback"),
+    ("api.views.predictions", "api.schemas.predictions"),
+    ("api.views.taxonomy", "api.schemas.taxonomy"),
+    ("api.views.models", "api.schemas.models"),
+    ("api.views.monitoring", "api.schemas.monitoring"),
+    ("api.views.orders", "api.schemas.orders"),
+    ("api.views.suggestions", "api.schemas.suggestions"),
+    ("api.views.docs", "api.schemas.docs"),
 )
 
 
@@ -71,12 +71,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     openapi.init_app(app, settings)
     state = runtime.init_app(app, settings)
-    for name in RESOURCES:
-        module = importlib.import_module(name)
-        app.register_blueprint(module.blueprint)
-        openapi.add_resource(app, module.openapi, settings)
-        if hasattr(module, "setup"):  # e.g. state.models.add_loader("risk", ...)
-            module.setup(state)
+    for views_name, schemas_name in RESOURCES:
+        views = importlib.import_module(views_name)
+        app.register_blueprint(views.blueprint)
+        openapi.add_resource(app, importlib.import_module(schemas_name).openapi, settings)
+        if hasattr(views, "setup"):  # e.g. state.serve_risk_model()
+            views.setup(state)
     if load_models:
         state.models.load()
         if settings.model_reload_seconds > 0:  # pick up promotions and rollbacks (hot reload)

@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 document of the service, assembled from one fragment per resource.
 
-Every resource module (api/views/*.py) has a ``blueprint`` and an ``openapi(settings)`` function
-returning ``{"paths": {...}, "components": {"schemas": {...}, ...}}``; the factory adds both, so
-a new resource brings its own routes and its own part of the document. Schemas are JSON Schema
+Every resource has a views module (api/views/*.py) with a ``blueprint`` and a schemas module
+(api/schemas/*.py) with an ``openapi(settings)`` function returning
+``{"paths": {...}, "components": {"schemas": {...}, ...}}``; the factory adds both, so a new
+resource brings its own routes and its own part of the document. The helpers below (`ref`,
+`json_body`, `json_response`, `error_responses`, `NO_NUL`) are what the fragments are built with. Schemas are JSON Schema
 2020-12 (OpenAPI 3.1), and request bodies are validated against the very same schemas
 (`api.validation`), which is what keeps the document and the behaviour in step.
 

@@ -5,7 +5,8 @@ when the registry's champion changes.
 registry's champion). Each name has a loader; `load()` runs them all and records, per name,
 either the version now served or the reason it could not be loaded, which `/readyz` reports.
 A new kind of model (the risk model of the orders resource, for instance) is served by adding a
-loader with `add_loader`: a loader named N serves the champion of the registry's model N.
+loader with `add_loader`: a loader named N serves the champion of the registry's model N. The
+loaders live here: `case_router_loader` and `risk_scorer_loader`.
 
 Hot reload: `watch(interval)` starts a daemon thread per worker that polls each name's
 registry.json (one ``stat``, `Registry.stamp`) and, when a promotion or rollback changed the
@@ -20,6 +21,7 @@ registry changes again or every `retry_seconds`.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import logging
 import threading
@@ -33,10 +35,12 @@ from api.errors import RETRY_AFTER_SECONDS, ApiError
 from triage.cases.router import CASE_MODEL_NAME, CaseRouter
 from triage.config import Settings
 from triage.errors import TriageError
+from triage.orders.data.schema import events_from_records, orders_from_records
+from triage.orders.risk.scoring import RISK_MODEL_NAME, RiskScorer
 from triage.registry import Registry
 from triage.taxonomy import Taxonomy
 
-__all__ = ["ModelSet", "Served", "case_router_loader"]
+__all__ = ["ModelSet", "Served", "case_router_loader", "risk_scorer_loader"]
 
 log = logging.getLogger("triage.api")
 
@@ -61,6 +65,19 @@ def case_router_loader(
             CASE_MODEL_NAME, router.version, embedder.model, why,
         )  # fmt: skip
     return router.warm()
+
+
+def risk_scorer_loader(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
+    """The registry's champion risk model, warmed by scoring one made-up order."""
+    scorer = RiskScorer.from_registry(registry, RISK_MODEL_NAME)
+    now = dt.datetime.now(dt.UTC)
+    probe = {
+        "order_id": "warm-up",
+        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
+        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
+    }
+    scorer.score(orders_from_records([probe]), events_from_records([]), as_of=now)
+    return scorer
 
 
 @dataclass(frozen=True)
@@ -260,9 +277,7 @@ class ModelSet:
     @property
     def ready(self) -> bool:
         """Whether every required model is loaded."""
-        return all(
-            s.model is not None for n, s in self._served.items() if n not in self._optional
-        )
+        return all(s.model is not None for n, s in self._served.items() if n not in self._optional)
 
     def get(self, name: str) -> Any:
         """The served object of `name`, or 503 not_ready when it is not loaded."""

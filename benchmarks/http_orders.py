@@ -65,9 +65,9 @@ def make_tables(n_orders: int, folder: Path) -> dict:
     """Simulated orders and events ending today (UTC), written as Parquet; returns a summary."""
     import pandas as pd
 
+    from triage.orders.data.simulator import simulate_marketplace
     from triage.orders.default import demo_open_orders, move_to_day
-    from triage.orders.simulator import simulate_marketplace
-    from triage.orders.snapshots import censor
+    from triage.orders.risk.snapshots import censor
 
     started = time.perf_counter()
     if n_orders == 3_000:

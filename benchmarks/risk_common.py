@@ -11,8 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from triage.orders.report import COLUMNS  # noqa: E402
-from triage.orders.training import evaluate_risk, fit_risk_model  # noqa: E402
+from triage.orders.risk.report import COLUMNS  # noqa: E402
+from triage.orders.risk.training import evaluate_risk, fit_risk_model  # noqa: E402
 
 
 def machine() -> str:

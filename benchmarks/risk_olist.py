@@ -6,7 +6,7 @@ The adapter maps ../shared/datasets/olist onto the order schema (events derived 
 approval, carrier hand-over and delivery dates). Snapshots of orders purchased before
 2017-10-01 train, those purchased 2017-10-01 to 2017-12-31 are reported on; features of test
 snapshots still use every outcome known at their own time (history is as-of, see
-triage/orders/features.py). The gradient-boosted model and the logistic-regression baseline
+triage/orders/risk/features.py). The gradient-boosted model and the logistic-regression baseline
 see the same rows, features and decision-point weights. One thread (threadpoolctl).
 Skips with a message when the datasets folder is absent.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 
 from risk_common import ROOT, compare, machine, markdown, one_core
 
-from triage.orders.olist import load_olist
-from triage.orders.training import build_dataset, time_split
+from triage.orders.data.olist import load_olist
+from triage.orders.risk.training import build_dataset, time_split
 
 TEST_FROM, TEST_UNTIL = "2017-10-01", "2018-01-01"
 

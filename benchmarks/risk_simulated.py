@@ -23,11 +23,11 @@ import time
 import numpy as np
 from risk_common import compare, machine, markdown, one_core
 
-from triage.orders.features import OrderFeatures
-from triage.orders.schema import validate_events, validate_orders
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import seconds
-from triage.orders.training import build_dataset, time_split
+from triage.orders.data.schema import validate_events, validate_orders
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.snapshots import seconds
+from triage.orders.risk.training import build_dataset, time_split
 
 
 def main() -> int:

@@ -93,7 +93,7 @@ def risk_body(order: dict, own_events) -> dict:
     None)."""
     import pandas as pd
 
-    from triage.orders.schema import TIME_COLUMNS
+    from triage.orders.data.fields import TIME_COLUMNS
 
     body: dict = {}
     for key, value in order.items():

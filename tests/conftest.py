@@ -165,9 +165,9 @@ def api_router(api_models_dir):
 def api_risk_scorer():
     """A tiny risk model (1,500 simulated orders, 30 boosting rounds; a few seconds) as the
     RiskScorer the API tests serve."""
-    from triage.orders.scoring import RiskScorer
-    from triage.orders.simulator import simulate_marketplace
-    from triage.orders.training import build_dataset, fit_risk_model, time_split
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.scoring import RiskScorer
+    from triage.orders.risk.training import build_dataset, fit_risk_model, time_split
 
     sim = simulate_marketplace(1500, seed=3, start="2024-10-01", days=30)
     dataset = build_dataset(sim.orders, sim.events)

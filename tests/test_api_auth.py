@@ -63,9 +63,9 @@ def _order(order_id):
 @pytest.fixture
 def suggestion_id(app):
     """A stored order (ROLE-1) with an open suggestion, for the order and suggestion routes."""
-    from triage.orders.schema import orders_from_records
+    from triage.orders.data.schema import orders_from_records
     from triage.orders.service import OrderService
-    from triage.orders.suggestions import Suggestion
+    from triage.orders.suggestions.policy import Suggestion
 
     service = OrderService(app.extensions["triage"].store)
     service.orders.save(orders_from_records([_order("ROLE-1")]), None, utcnow())

@@ -87,7 +87,8 @@ def test_docs_page_is_readable_offline(client):
 def test_a_new_resource_plugs_in_with_its_routes_document_and_model(
     monkeypatch, tmp_path, api_models_dir
 ):
-    """The extension point other resources use: a module, one line in RESOURCES."""
+    """The extension point other resources use: a views and a schemas module (here one module
+    for both), one line in RESOURCES."""
     import sys
     import types
 
@@ -132,7 +133,9 @@ def test_a_new_resource_plugs_in_with_its_routes_document_and_model(
     }
     module.setup = lambda state: state.models.add_loader("echo", lambda registry, tax: Echo())
     monkeypatch.setitem(sys.modules, "fake_resource", module)
-    monkeypatch.setattr(api.factory, "RESOURCES", (*api.factory.RESOURCES, "fake_resource"))
+    monkeypatch.setattr(
+        api.factory, "RESOURCES", (*api.factory.RESOURCES, ("fake_resource", "fake_resource"))
+    )
 
     app = create_app({"models_dir": api_models_dir, "data_dir": tmp_path / "var"})
     app.test_client_class = ConformingClient

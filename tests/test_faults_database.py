@@ -156,9 +156,9 @@ def service(request, make_app, served_models, database_url):
     postgres = None if database_url.startswith("sqlite") else request.getfixturevalue("postgres")
 
     def build(**settings):
-        from triage.orders.schema import orders_from_records
+        from triage.orders.data.schema import orders_from_records
         from triage.orders.service import OrderService
-        from triage.orders.suggestions import Suggestion
+        from triage.orders.suggestions.policy import Suggestion
 
         app = make_app(models_dir=served_models, **settings)
         store = app.extensions["triage"].store

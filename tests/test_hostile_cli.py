@@ -192,8 +192,8 @@ ATTACKS: tuple[tuple[str, tuple[str, ...], dict[str, str], str], ...] = (
 @pytest.fixture(scope="module")
 def valid_files(tmp_path_factory, small_cases):
     """Good inputs, for attacks on another argument of a command."""
-    from triage.orders.files import write_order_tables
-    from triage.orders.simulator import simulate_marketplace
+    from triage.orders.data.files import write_order_tables
+    from triage.orders.data.simulator import simulate_marketplace
 
     folder = tmp_path_factory.mktemp("valid")
     small_cases[["text", "category"]].to_csv(folder / "cases.csv", index=False)
@@ -372,12 +372,12 @@ def test_order_dates_out_of_range_are_one_line(workspace, command):
 def test_bad_output_names_fail_before_the_work(tmp_path, command, monkeypatch):
     """A name or file type that cannot be written is refused first: before the data is read
     (the missing file would be reported otherwise) or the simulation starts."""
-    import triage.orders.simulator
+    import triage.orders.data.simulator
 
     def no_simulation(*args, **kwargs):
         raise AssertionError("the simulation ran before the output was checked")
 
-    monkeypatch.setattr(triage.orders.simulator, "simulate_marketplace", no_simulation)
+    monkeypatch.setattr(triage.orders.data.simulator, "simulate_marketplace", no_simulation)
     args = [a.replace("{w}", str(tmp_path)) for a in command]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output

@@ -365,9 +365,9 @@ ACCEPTED_AS_DATA = {
 # --- fixtures --------------------------------------------------------------------------------
 def _seed(app) -> str:
     """A logged prediction, a stored order with an open suggestion: something to act on."""
-    from triage.orders.schema import orders_from_records
+    from triage.orders.data.schema import orders_from_records
     from triage.orders.service import OrderService
-    from triage.orders.suggestions import Suggestion
+    from triage.orders.suggestions.policy import Suggestion
 
     store = app.extensions["triage"].store
     pid = log_prediction(store)

@@ -247,3 +247,55 @@ def test_bad_input_exits_2_with_one_line(workspace, simulated, args, message):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert pytest.importorskip("re").search(message, lines[0]), lines[0]
+
+
+def test_score_orders_closes_the_suggestions_of_settled_orders(tmp_path, model_dir):
+    """score-orders takes the service's step after scoring: an open suggestion whose order the
+    files now show canceled is closed as resolved, as an ingest would close it."""
+    from triage.config import Settings
+    from triage.orders.suggestion_store import DatabaseSuggestionStore
+    from triage.store import Store
+
+    env = {"TRIAGE_DATA_DIR": str(tmp_path / "var")}
+
+    def run(*args):
+        result = CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False, env=env)
+        assert result.exit_code == 0, result.output
+        return result
+
+    open_orders, events = tmp_path / "open.csv", tmp_path / "open.events.csv"
+    run(
+        "simulate",
+        "--orders",
+        1500,
+        "--seed",
+        9,
+        "--start",
+        "2024-11-01",
+        "--days",
+        15,
+        "--open-at",
+        "2024-11-12T00:00:00Z",
+        "--out",
+        open_orders,
+    )
+    first = run(
+        "score-orders", "--model", model_dir, "--data", open_orders, "--events", events, "--json"
+    )
+    made = json.loads(first.stdout)
+    assert made and "closed" not in first.output
+    order_id = made[0]["order_id"]
+
+    frame = pd.read_csv(open_orders, dtype=str, keep_default_na=False)
+    frame.loc[frame["order_id"] == order_id, "canceled"] = "true"
+    settled = tmp_path / "settled.csv"
+    frame.to_csv(settled, index=False)
+    second = run("score-orders", "--model", model_dir, "--data", settled, "--events", events)
+    assert ", 1 open suggestions of settled orders closed" in second.output
+
+    store = Store.from_settings(Settings.from_env({"data_dir": tmp_path / "var"}))
+    try:
+        statuses = [s.status for s in DatabaseSuggestionStore(store).for_order(order_id)]
+    finally:
+        store.dispose()
+    assert statuses == ["resolved"]

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.orders.drafts import drafts
-from triage.orders.scoring import suggested_category
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import censor
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.scoring import suggested_category
+from triage.orders.risk.snapshots import censor
+from triage.orders.suggestions.drafts import drafts
 
 HANDED_OVER = {
     "label_created": False,

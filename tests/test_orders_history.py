@@ -1,7 +1,7 @@
 """The fast path gives the features and scores of the full rebuild, exactly.
 
 `HistoryCache` keeps the stored orders' history in memory and follows the database by data
-version; history is additive with integer sums (triage.orders.history). Here a simulated
+version; history is additive with integer sums (triage.orders.risk.history). Here a simulated
 marketplace is stored as it stood at T0, then grows and changes day by day while orders leave
 a short history window; at every step the features of stored and new orders computed with the
 cache must equal those of OrderFeatures rebuilt over the same tables, bit for bit, and the
@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from triage.config import Settings
-from triage.orders.features import OrderFeatures
-from triage.orders.history import History, Ledger, SignedHistory, Vocabulary
-from triage.orders.history_cache import HistoryCache
-from triage.orders.scoring import RiskScorer
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.history import History, Ledger, SignedHistory, Vocabulary
+from triage.orders.risk.history_cache import HistoryCache
+from triage.orders.risk.scoring import RiskScorer
+from triage.orders.risk.snapshots import censor, seconds
 from triage.orders.service import OrderService
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import censor, seconds
 from triage.store import Store
 
 DAY = pd.Timedelta(days=1)

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATASETS, needs_datasets
-from triage.orders.features import OrderFeatures
-from triage.orders.schema import EVENT_TYPES, validate_events, validate_orders
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import censor, decision_snapshots, delivery_times, late_labels
+from triage.orders.data.fields import EVENT_TYPES
+from triage.orders.data.schema import validate_events, validate_orders
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.snapshots import censor, decision_snapshots, delivery_times, late_labels
 
 DAY = pd.Timedelta(days=1)
 
@@ -108,7 +109,7 @@ def test_no_feature_reads_anything_after_the_decision_time():
 @pytest.mark.datasets
 @needs_datasets("olist", "orders.csv")
 def test_no_leak_on_olist_derived_events():
-    from triage.orders.olist import load_olist
+    from triage.orders.data.olist import load_olist
 
     data = load_olist(DATASETS / "olist")
     _check_no_leak(data.orders, data.events, ["2017-06-15T12:00:00Z", "2017-11-24T00:00:00Z"])

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from triage.errors import InputError, NotFittedError
-from triage.orders.model import RiskModel
-from triage.orders.scoring import RiskScorer
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import censor
-from triage.orders.training import (
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.model import RiskModel
+from triage.orders.risk.scoring import RiskScorer
+from triage.orders.risk.snapshots import censor
+from triage.orders.risk.training import (
     build_dataset,
     evaluate_risk,
     fit_risk_model,
@@ -114,8 +114,8 @@ def test_estimator_contract():
 
 
 def test_every_feature_belongs_to_one_reason_factor():
-    from triage.orders.features import FEATURES
-    from triage.orders.reasons import FACTORS
+    from triage.orders.risk.features import FEATURES
+    from triage.orders.risk.reasons import FACTORS
 
     covered = [column for columns, _ in FACTORS.values() for column in columns]
     assert sorted(covered) == sorted(FEATURES)
@@ -135,7 +135,7 @@ def test_demo_open_orders_are_open_and_known_only_up_to_their_time(tmp_path):
 
 
 def test_long_overdue_orders_are_not_scored(trained, sim):
-    from triage.orders.scoring import MAX_OVERDUE_DAYS
+    from triage.orders.risk.scoring import MAX_OVERDUE_DAYS
 
     model, _, _ = trained
     lost = sim.orders["delivered_at"].isna() & ~sim.orders["canceled"]
@@ -166,8 +166,8 @@ def test_scores_with_reasons_come_from_one_prediction_with_the_same_values(train
 def test_unseen_categories_are_other_without_a_pandas_warning(trained, sim):
     """A carrier or region the model never saw is coded as "other", quietly: pandas deprecates
     (and will refuse) values outside a Categorical's categories, so none is made."""
-    from triage.orders.features import OrderFeatures
-    from triage.orders.model import encode_features
+    from triage.orders.risk.features import OrderFeatures
+    from triage.orders.risk.model import encode_features
 
     model, _, _ = trained
     orders = sim.orders.head(50).copy()

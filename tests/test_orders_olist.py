@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import DATASETS, needs_datasets
 from triage.errors import DataFileError
-from triage.orders.olist import load_olist
+from triage.orders.data.olist import load_olist
 
 ORDERS = """order_id,customer_id,order_status,order_purchase_timestamp,order_approved_at,order_delivered_carrier_date,order_delivered_customer_date,order_estimated_delivery_date
 000a1,c01,delivered,2017-03-01 10:00:00,2017-03-01 11:00:00,2017-03-03 15:00:00,2017-03-10 12:00:00,2017-03-20 00:00:00

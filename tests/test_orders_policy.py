@@ -7,9 +7,10 @@ import re
 import pytest
 
 from triage.errors import InputError, NotFoundError
-from triage.orders.drafts import draft_case, drafts, overdue_phrase, time_left_phrase
-from triage.orders.scoring import RiskScore, suggested_category
-from triage.orders.suggestions import (
+from triage.orders.risk.reasons import overdue_phrase, time_left_phrase
+from triage.orders.risk.scoring import RiskScore, suggested_category
+from triage.orders.suggestions.drafts import draft_case, drafts
+from triage.orders.suggestions.policy import (
     InMemorySuggestionStore,
     SuggestionPolicy,
     SuggestionStore,

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from triage.errors import DataFileError
-from triage.orders.records import small_events, small_orders
-from triage.orders.schema import (
-    ORDER_COLUMNS,
+from triage.orders.data.fields import ORDER_COLUMNS
+from triage.orders.data.records import small_events, small_orders
+from triage.orders.data.schema import (
     events_from_records,
     orders_from_records,
     validate_events,

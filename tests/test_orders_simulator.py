@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from triage.errors import InputError
-from triage.orders.schema import validate_events, validate_orders
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import late_labels
+from triage.orders.data.schema import validate_events, validate_orders
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.snapshots import late_labels
 
 
 @pytest.fixture(scope="module")

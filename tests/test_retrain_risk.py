@@ -15,10 +15,10 @@ from triage.jobs.gate import RiskGatePolicy, compare_risk
 from triage.jobs.outcome import EXIT_PROMOTED, EXIT_REJECTED
 from triage.jobs.retrain_risk import holdout_start, retrain_risk
 from triage.jobs.risk_report import lead_times
-from triage.orders.files import write_order_tables
-from triage.orders.scoring import RISK_MODEL_NAME
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.training import (
+from triage.orders.data.files import write_order_tables
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.scoring import RISK_MODEL_NAME
+from triage.orders.risk.training import (
     build_dataset,
     evaluate_risk,
     fit_risk_model,

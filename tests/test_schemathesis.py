@@ -62,9 +62,9 @@ def service(tmp_path_factory, served_models_dir, api_router, api_risk_scorer):
     """The app on a private registry copy and database, seeded with predictions, orders and
     open suggestions; keys per role; the rate limit out of reach (still counted)."""
     from api import create_app
-    from triage.orders.schema import orders_from_records
+    from triage.orders.data.schema import orders_from_records
     from triage.orders.service import OrderService
-    from triage.orders.suggestions import Suggestion
+    from triage.orders.suggestions.policy import Suggestion
 
     root = tmp_path_factory.mktemp("schemathesis")
     models = root / "models"

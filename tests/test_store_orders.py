@@ -9,14 +9,15 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from triage.cases.store import CaseRecord, CaseStore
 from triage.cli import cli
 from triage.config import Settings
 from triage.errors import ConflictError, DataFileError, InputError, NotFoundError, StoreError
-from triage.orders.schema import events_from_records, orders_from_records
+from triage.orders.data.schema import events_from_records, orders_from_records
 from triage.orders.service import OrderService
 from triage.orders.storage import OrderStore
-from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore
-from triage.orders.suggestions import Suggestion, SuggestionPolicy, SuggestionStore
+from triage.orders.suggestion_store import DatabaseSuggestionStore
+from triage.orders.suggestions.policy import Suggestion, SuggestionPolicy, SuggestionStore
 from triage.store import Store, utcnow
 
 NOW = dt.datetime(2024, 11, 12, 9, 0, tzinfo=dt.UTC)
@@ -185,8 +186,8 @@ def test_decisions_are_final(store):
 
 @pytest.mark.parametrize("kind", ("memory", "database"))
 def test_policy_rules_on_either_store(store, kind):
-    from triage.orders.scoring import RiskScore
-    from triage.orders.suggestions import InMemorySuggestionStore
+    from triage.orders.risk.scoring import RiskScore
+    from triage.orders.suggestions.policy import InMemorySuggestionStore
 
     suggestions = InMemorySuggestionStore() if kind == "memory" else DatabaseSuggestionStore(store)
     facts = {"order_id": "A1", "promised_date": "2024-11-13", "carrier": "Panda Post"}
@@ -209,14 +210,14 @@ def test_accept_writes_the_case_and_the_prediction_with_the_decision(store):
     accepted = suggestions.accept("s1", case_record("c1"), logged)
     assert accepted.status == "accepted" and accepted.case_id == "c1"
     assert accepted.decided_at == NOW
-    assert suggestions.get_case("c1") == case_record("c1")
+    assert CaseStore(store).get("c1") == case_record("c1")
     assert store.get_prediction("p1")["category"] == "shipping_delay"
-    assert suggestions.cases_for(["A1", "B1"]) == {"A1"}
+    assert CaseStore(store).for_orders(["A1", "B1"]) == {"A1"}
     with pytest.raises(ConflictError, match="already accepted"):
         suggestions.accept("s1", case_record("c2"))
     with pytest.raises(NotFoundError):
         suggestions.accept("nope", case_record("c3", suggestion_id="nope"))
-    assert suggestions.get_case("c2") is None and suggestions.get_case("c3") is None
+    assert CaseStore(store).get("c2") is None and CaseStore(store).get("c3") is None
 
 
 # -- the order service -----------------------------------------------------------------------
@@ -313,8 +314,8 @@ def workspace(tmp_path, api_models_dir, api_risk_scorer):
     """A registry with the tiny case and risk models, a risk model directory, open orders."""
     import shutil
 
+    from triage.orders.data.files import write_order_tables
     from triage.orders.default import demo_open_orders
-    from triage.orders.files import write_order_tables
     from triage.registry import Registry, save_model_dir
 
     models = tmp_path / "models"

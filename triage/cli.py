@@ -91,10 +91,16 @@ def predict() -> None:
     """Predict with a model."""
 
 
+COMMANDS_ENTRY_POINT = "triage.commands"
+
+
 def _register_commands() -> None:
-    # Each domain keeps its commands beside its code; the service's commands (serve, keys, db)
-    # live in api/ so that the library never imports Flask.
-    from api.commands import register as register_service
+    # Each domain keeps its commands beside its code, and a command module imports its heavy
+    # libraries inside the commands, so that `triage --help` answers at once. The service's
+    # commands (serve, keys, db) live in api/ and come in through the entry point group
+    # "triage.commands" (pyproject.toml): the library never imports the service.
+    from importlib.metadata import entry_points
+
     from triage.cases.commands import register as register_cases
     from triage.commands import register as register_general
     from triage.jobs.commands import register as register_jobs
@@ -104,7 +110,8 @@ def _register_commands() -> None:
     register_general(cli)
     register_orders(cli, train, evaluate)
     register_jobs(cli)
-    register_service(cli)
+    for entry_point in entry_points(group=COMMANDS_ENTRY_POINT):
+        entry_point.load()(cli)
 
 
 _register_commands()

@@ -1,9 +1,10 @@
 """The tables of the service database (see triage.store): API keys and their rate counters,
 the prediction log and feedback, with the statements the request path runs prebuilt; and the
 delayed-order tables (orders, tracking events, suggestions and the cases accepted from them,
-see triage.orders.storage and triage.orders.suggestion_store).
+see triage.orders.storage, triage.orders.suggestion_store and triage.cases.store).
 
-Changing a table here needs a new migration in triage/migrations/versions/.
+Changing a table here, or a field of the order (triage/orders/data/fields.py), needs a new
+migration in triage/migrations/versions/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
+
+from triage.orders.data.fields import ORDER_FIELDS, Field
 
 __all__ = [
     "DROP_OLD_WINDOWS",
@@ -108,32 +111,32 @@ feedback = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
 )
 
+
 # -- delayed orders ------------------------------------------------------------------------
-#: orders in the canonical schema of triage.orders.schema (text columns hold "unknown" when
-#: the source did not say); `updated_at` is when the service last stored the record
+#: orders: one column per field of triage.orders.data.fields.ORDER_FIELDS (text columns hold
+#: "unknown" when the source did not say); `updated_at` is when the service last stored the
+#: record. A new field there needs only its migration here.
+def _order_column(field: Field) -> sa.Column:
+    """The column of an order field (triage.orders.data.fields): times and numbers may be
+    empty unless required; text, counts and flags always hold a value (validation fills them)."""
+    if field.kind == "id":
+        return sa.Column(field.name, sa.String(64), primary_key=True)
+    kind = {
+        "time": UTCDateTime(),
+        "date": UTCDateTime(),
+        "text": sa.String(100),
+        "count": sa.Integer(),
+        "number": sa.Float(),
+        "flag": sa.Boolean(),
+    }[field.kind]
+    nullable = field.kind in ("time", "date", "number") and not field.required
+    return sa.Column(field.name, kind, nullable=nullable, index=field.indexed or None)
+
+
 orders = sa.Table(
     "orders",
     metadata,
-    sa.Column("order_id", sa.String(64), primary_key=True),
-    sa.Column("purchased_at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("promised_date", UTCDateTime(), nullable=False),
-    sa.Column("ship_by", UTCDateTime(), nullable=True),
-    *(
-        sa.Column(name, sa.String(100), nullable=False)
-        for name in (
-            "seller_id",
-            "seller_region",
-            "buyer_region",
-            "carrier",
-            "service_level",
-            "category",
-        )
-    ),
-    sa.Column("n_items", sa.Integer(), nullable=False),
-    *(sa.Column(name, sa.Float(), nullable=True) for name in ("weight_kg", "price", "freight")),
-    sa.Column("distance_km", sa.Float(), nullable=True),
-    sa.Column("delivered_at", UTCDateTime(), nullable=True),
-    sa.Column("canceled", sa.Boolean(), nullable=False),
+    *(_order_column(field) for field in ORDER_FIELDS),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     # the data version of the last save that wrote the order or one of its events (migration
     # 0003): workers reload only the orders above the version they hold (triage.orders.storage)
@@ -152,7 +155,7 @@ tracking_events = sa.Table(
     sa.UniqueConstraint("order_id", "time", "event_type", name="uq_tracking_events_order_time"),
 )
 
-#: proactive "open a case?" suggestions (triage.orders.suggestions.Suggestion); at most one
+#: proactive "open a case?" suggestions (triage.orders.suggestions.policy.Suggestion); at most one
 #: open suggestion per order, enforced by a partial unique index across workers
 suggestions = sa.Table(
     "suggestions",
@@ -181,7 +184,8 @@ suggestions = sa.Table(
 
 #: cases opened by accepting a suggestion: the text filed (the draft or the filer's edit), the
 #: suggestion's category, and what the case model predicted for the text (also logged in
-#: `predictions` under `prediction_id`, so that analysts can correct it with feedback)
+#: `predictions` under `prediction_id`, so that analysts can correct it with feedback); read and
+#: written by triage.cases.store only
 cases = sa.Table(
     "cases",
     metadata,

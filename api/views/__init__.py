@@ -1,2 +1,3 @@
-"""The service's resources: one module per resource, each with a ``blueprint`` and an
-``openapi(settings)`` fragment (see api/openapi.py); `api.factory.RESOURCES` lists them."""
+"""The service's resources: one module per resource with a ``blueprint`` of handlers only (parse
+and validate, call `triage`, serialize) and, optionally, ``setup(state)``; their OpenAPI
+fragments are in api/schemas/, under the same names; `api.factory.RESOURCES` lists the pairs."""

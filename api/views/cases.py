@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
-from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import runtime
 from api.security import request_id
 from api.validation import field_path, parse_json_body
-from triage.config import Settings
+from triage.cases.intake import CaseText
+from triage.cases.intake import categorize as categorize_cases
 from triage.errors import StoreError
-from triage.store import PredictionRecord, utcnow
-from triage.text.entities import redact
-from triage.text.language import LANGUAGES
 
-__all__ = ["blueprint", "openapi"]
+__all__ = ["blueprint"]
 
 log = logging.getLogger("triage.api")
 blueprint = Blueprint("cases", __name__)
 
-FILER_ROLES = ("buyer", "seller")
 #: fields of triage's CasePrediction that the API returns (see the CasePrediction schema)
 PREDICTION_FIELDS = (
     "category",
@@ -71,40 +65,26 @@ def categorize() -> ResponseReturnValue:
     batch = "cases" in body
     cases: list[dict] = body["cases"] if batch else [body]
     _check_sizes(cases, batch, settings.max_text_bytes)
-    router = state.models.case_router()
-    languages = [case.get("lang") for case in cases]
-    predictions = router.predict(
-        [case["text"] for case in cases], languages if any(languages) else None
+    categorized = categorize_cases(
+        state.models.case_router(),
+        [
+            CaseText(case["text"], case.get("lang"), case.get("role"), case.get("order_id"))
+            for case in cases
+        ],
+        key_id=current_caller().key_id,
+        request_id=request_id()[:36],
     )
-    now, caller, rid = utcnow(), current_caller(), request_id()
-    results, records = [], []
-    for case, prediction in zip(cases, predictions, strict=True):
+    results = []
+    for case, done in zip(cases, categorized, strict=True):
         # the documented fields only, shallow (asdict's deep copy is wasted time here)
-        result = {"prediction_id": str(uuid.uuid4())}
-        result.update((name, getattr(prediction, name)) for name in PREDICTION_FIELDS)
+        result = {"prediction_id": done.record.id}
+        result.update((name, getattr(done.prediction, name)) for name in PREDICTION_FIELDS)
         result["order_id"] = case.get("order_id")
         result["role"] = case.get("role")
         results.append(result)
-        records.append(
-            PredictionRecord(
-                id=result["prediction_id"],
-                created_at=now,
-                text=redact(case["text"]),
-                language=prediction.language,
-                category=prediction.category,
-                confidence=prediction.confidence,
-                needs_review=prediction.needs_review,
-                model_name=prediction.model["name"],
-                model_version=prediction.model["version"],
-                filer_role=case.get("role"),
-                order_id=case.get("order_id"),
-                key_id=caller.key_id,
-                request_id=rid[:36],
-            )
-        )
     logged = True
     try:
-        state.store.log_predictions(records)
+        state.store.log_predictions([done.record for done in categorized])
     except StoreError:
         if not settings.log_without_db:
             raise
@@ -113,215 +93,3 @@ def categorize() -> ResponseReturnValue:
     for result in results:
         result["logged"] = logged
     return jsonify({"results": results}) if batch else jsonify(results[0])
-
-
-def _case_input(settings: Settings) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["text"],
-        "additionalProperties": False,
-        "properties": {
-            "text": {
-                "type": "string",
-                "pattern": r"\S",
-                **NO_NUL,
-                "x-pattern-message": "must not be empty or only whitespace",
-                "description": (
-                    f"The case description, Chinese, English or mixed; at most "
-                    f"{settings.max_text_bytes} bytes in UTF-8 (413 text_too_large above)."
-                ),
-            },
-            "role": {
-                "type": ["string", "null"],
-                "enum": [*FILER_ROLES, None],
-                "description": "Who files the case.",
-            },
-            "order_id": {"type": ["string", "null"], "minLength": 1, "maxLength": 64, **NO_NUL},
-            "lang": {
-                "type": ["string", "null"],
-                "enum": [*LANGUAGES, None],
-                "description": "Force the case's language; detected when absent.",
-            },
-        },
-    }
-
-
-def openapi(settings: Settings) -> dict[str, Any]:
-    named = {"name_zh": {"type": "string"}, "name_en": {"type": "string"}}
-    prediction = {
-        "type": "object",
-        "required": [
-            "prediction_id",
-            "category",
-            "name_zh",
-            "name_en",
-            "confidence",
-            "needs_review",
-            "close_call",
-            "threshold",
-            "language",
-            "top",
-            "entities",
-            "missing_details",
-            "explanation",
-            "model",
-            "order_id",
-            "role",
-            "logged",
-        ],
-        "additionalProperties": False,
-        "properties": {
-            "prediction_id": {
-                "type": "string",
-                "format": "uuid",
-                "description": "Give it to POST /v1/feedback to correct this prediction.",
-            },
-            "category": {"type": "string", "description": "Category id of the taxonomy."},
-            **named,
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "needs_review": {
-                "type": "boolean",
-                "description": "True when a person should check the category before it is "
-                "acted on: the confidence is under the category's threshold (or the model's "
-                "floor), or the text is unlike anything the model was trained on.",
-            },
-            "close_call": {
-                "type": "boolean",
-                "description": "True when the top two categories are close: the message may "
-                "hold several problems; both are in `top`.",
-            },
-            "threshold": {"type": "number", "minimum": 0, "maximum": 1},
-            "language": {"enum": list(LANGUAGES)},
-            "top": {
-                "type": "array",
-                "maxItems": 3,
-                "items": {
-                    "type": "object",
-                    "required": ["category", "name_zh", "name_en", "confidence"],
-                    "properties": {
-                        "category": {"type": "string"},
-                        **named,
-                        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                    },
-                },
-            },
-            "entities": {"type": "array", "items": ref("Entity")},
-            "missing_details": {
-                "type": "array",
-                "description": "Details the filer still has to give, in the case's language.",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "name", "prompt"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "name": {"type": "string"},
-                        "prompt": {"type": "string"},
-                    },
-                },
-            },
-            "explanation": {
-                "type": "array",
-                "description": "Terms that drove the decision, strongest first.",
-                "items": {
-                    "type": "object",
-                    "required": ["term", "weight"],
-                    "properties": {"term": {"type": "string"}, "weight": {"type": "number"}},
-                },
-            },
-            "model": ref("ModelRef"),
-            "order_id": {"type": ["string", "null"]},
-            "role": {"type": ["string", "null"]},
-            "logged": {
-                "type": "boolean",
-                "description": "False only when the database was down and the service is "
-                "configured to answer anyway (TRIAGE_LOG_WITHOUT_DB).",
-            },
-        },
-    }
-    example = {"text": "买家开了A-to-Z说没收到，但是tracking显示delivered了", "role": "seller"}
-    return {
-        "paths": {
-            "/v1/cases/categorize": {
-                "post": {
-                    "operationId": "categorizeCases",
-                    "tags": ["cases"],
-                    "summary": "Categorize one case, or a batch of cases.",
-                    "description": (
-                        f'Send one case, or `{{"cases": [...]}}` with at most '
-                        f"{settings.batch_limit} cases. A batch is all-or-nothing: one invalid "
-                        "case rejects the whole request and nothing is logged."
-                    ),
-                    "x-required-role": "predict",
-                    "security": [{"bearer": []}, {"apiKey": []}],
-                    "requestBody": json_body(
-                        {"oneOf": [ref("CaseInput"), ref("CategorizeBatch")]}, example=example
-                    ),
-                    "responses": {
-                        "200": {
-                            **json_response(
-                                {"oneOf": [ref("CasePrediction"), ref("CategorizeBatchResult")]},
-                                "One prediction, or `results` in the order of `cases`.",
-                            ),
-                            "links": {
-                                "GetPrediction": {
-                                    "operationId": "getPrediction",
-                                    "parameters": {
-                                        "prediction_id": "$response.body#/prediction_id"
-                                    },
-                                },
-                                "CorrectPrediction": {
-                                    "operationId": "createFeedback",
-                                    "requestBody": {
-                                        "prediction_id": "$response.body#/prediction_id",
-                                        "category": "other",
-                                    },
-                                },
-                            },
-                        },
-                        **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
-                    },
-                }
-            }
-        },
-        "components": {
-            "schemas": {
-                "CaseInput": _case_input(settings),
-                "CategorizeBatch": {
-                    "type": "object",
-                    "required": ["cases"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "cases": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": settings.batch_limit,
-                            "items": ref("CaseInput"),
-                        }
-                    },
-                },
-                "CasePrediction": prediction,
-                "CategorizeBatchResult": {
-                    "type": "object",
-                    "required": ["results"],
-                    "additionalProperties": False,
-                    "properties": {"results": {"type": "array", "items": ref("CasePrediction")}},
-                },
-                "Entity": {
-                    "type": "object",
-                    "required": ["type", "text", "value", "start", "end"],
-                    "properties": {
-                        "type": {"type": "string"},
-                        "text": {"type": "string"},
-                        "value": {"type": "string"},
-                        "start": {"type": "integer", "minimum": 0},
-                        "end": {"type": "integer", "minimum": 0},
-                    },
-                },
-                "ModelRef": {
-                    "type": "object",
-                    "required": ["name", "version"],
-                    "properties": {"name": {"type": "string"}, "version": {"type": "string"}},
-                },
-            }
-        },
-    }

@@ -14,10 +14,9 @@ from flask import Blueprint, jsonify, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
-from api.openapi import json_response, openapi_for
-from triage.config import Settings
+from api.openapi import openapi_for
 
-__all__ = ["blueprint", "openapi"]
+__all__ = ["blueprint"]
 
 blueprint = Blueprint("docs", __name__)
 
@@ -119,31 +118,3 @@ def docs_page() -> ResponseReturnValue:
     return render_template(
         "docs.html", info=info, operations=_operations(document), schemas=schemas
     )
-
-
-def openapi(settings: Settings) -> dict[str, Any]:
-    return {
-        "paths": {
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapiDocument",
-                    "tags": ["docs"],
-                    "summary": "This document.",
-                    "responses": {"200": json_response({"type": "object"}, "OpenAPI 3.1.")},
-                }
-            },
-            "/docs": {
-                "get": {
-                    "operationId": "docsPage",
-                    "tags": ["docs"],
-                    "summary": "This document as a readable HTML page.",
-                    "responses": {
-                        "200": {
-                            "description": "HTML.",
-                            "content": {"text/html": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-        }
-    }

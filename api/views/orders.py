@@ -5,14 +5,11 @@ Roles: scoring is `predict` (a front end may ask "will this order be late?"); in
 `analyst`, because stored orders and events drive the proactive suggestions every filer sees,
 so the order system's integration gets its own analyst key and front ends' predict keys cannot
 write orders. The risk model is the registry's champion ``risk``, served by this resource's
-`setup`; it is optional for readiness, and without it these endpoints answer 503.
+`setup` (api.runtime); it is optional for readiness, and without it these endpoints answer 503.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-import weakref
 from typing import Any
 
 from flask import Blueprint, jsonify
@@ -20,107 +17,19 @@ from flask.typing import ResponseReturnValue
 
 from api.auth import requires
 from api.errors import ApiError
-from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from api.runtime import Runtime, runtime
 from api.validation import parse_json_body
-from triage.config import Settings
-from triage.errors import InputError, StoreError
-from triage.orders.schema import (
-    EARLIEST_YEAR,
-    EVENT_TYPES,
-    LATEST_YEAR,
-    events_from_records,
-    orders_from_records,
-)
-from triage.orders.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
-from triage.orders.service import OrderService
-from triage.registry import Registry
-from triage.store import Store
-from triage.taxonomy import Taxonomy
+from triage.errors import InputError
+from triage.orders.risk.scoring import RISK_MODEL_NAME, RiskScore, RiskScorer
 
-__all__ = ["blueprint", "openapi", "order_service", "risk_scorer_loader", "setup"]
+__all__ = ["blueprint", "setup"]
 
 blueprint = Blueprint("orders", __name__)
-log = logging.getLogger("triage.api")
-
-#: this worker's order service per database: it keeps the stored orders' history in memory
-_SERVICES: weakref.WeakKeyDictionary[Store, OrderService] = weakref.WeakKeyDictionary()
-
-EVENTS_PER_ORDER = 20  # the events limit of a body is this many per order of the batch limit
-SUGGESTED_CATEGORIES = ["shipping_delay", "not_received"]
-
-
-def _iso_time_pattern() -> str:
-    """An ISO 8601 date or date-time that the order checks take: a real calendar day (leap
-    years included) of the years 1900-2200 (triage.orders.schema's EARLIEST_YEAR, LATEST_YEAR),
-    hours 00-23, minutes and seconds 00-59, an optional fraction and UTC offset. The years are
-    checked in UTC, so on the first and last day of the range an offset may not move the time
-    out of it: 1900-01-01 takes no offset ahead of UTC and 2200-12-31 none behind it (a few
-    acceptable times of those two days are refused by the document, none is admitted that the
-    code refuses). Digits are [0-9]: a regular expression's \\d takes any Unicode digit."""
-    assert (EARLIEST_YEAR, LATEST_YEAR) == (1900, 2200), "update the pattern with the years"
-    day31, day30, day28 = r"(0[1-9]|[12][0-9]|3[01])", r"(0[1-9]|[12][0-9]|30)", r"(0[1-9]|1[0-9]|2[0-8])"
-    short = rf"(0[469]|11)-{day30}|02-{day28}"
-    month_day = rf"((0[13578]|1[02])-{day31}|{short})"
-    leap = r"((19|20|21)(0[48]|[2468][048]|[13579][26])|2000)"  # not 1900, 2100, 2200
-    clock = r"[Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?"
-    hours = r"([01][0-9]|2[0-3])(:?[0-5][0-9])?"
-    # every day but the first and the last of the range: any offset
-    days = (
-        rf"(190[1-9]|19[1-9][0-9]|20[0-9][0-9]|21[0-9][0-9])-{month_day}|{leap}-02-29"
-        rf"|1900-(01-(0[2-9]|[12][0-9]|3[01])|(0[3578]|1[02])-{day31}|{short})"
-        rf"|2200-((0[13578]|10)-{day31}|12-(0[1-9]|[12][0-9]|30)|{short})"
-    )
-    anywhere = rf"({days})({clock}([Zz]|[+-]{hours})?)?"
-    first = rf"1900-01-01({clock}([Zz]|-{hours}|\+00(:?00)?)?)?"
-    last = rf"2200-12-31({clock}([Zz]|\+{hours}|-00(:?00)?)?)?"
-    return rf"^({anywhere}|{first}|{last})$"
-
-
-ISO_TIME = _iso_time_pattern()
-
-
-def risk_scorer_loader(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
-    """The registry's champion risk model, warmed by scoring one made-up order."""
-    scorer = RiskScorer.from_registry(registry, RISK_MODEL_NAME)
-    now = dt.datetime.now(dt.UTC)
-    probe = {
-        "order_id": "warm-up",
-        "purchased_at": (now - dt.timedelta(days=1)).isoformat(),
-        "promised_date": (now + dt.timedelta(days=3)).date().isoformat(),
-    }
-    scorer.score(orders_from_records([probe]), events_from_records([]), as_of=now)
-    return scorer
 
 
 def setup(state: Runtime) -> None:
-    """Serve the risk model too (optional: the service is ready without it), and load the
-    stored orders' history with it, so that the first requests find it in memory."""
-
-    def load(registry: Registry, taxonomy: Taxonomy) -> RiskScorer:
-        scorer = risk_scorer_loader(registry, taxonomy)
-        try:
-            order_service(state).warm()
-        except StoreError as exc:  # the first request that scores loads it instead
-            log.warning("order history not loaded yet: %s", exc)
-        return scorer
-
-    state.models.add_loader(RISK_MODEL_NAME, load, required=False)
-
-
-def order_service(state: Runtime) -> OrderService:
-    """This worker's order service on its database, made once, with its history cache unless
-    the setting ``order_history_cache`` turns it off."""
-    service = _SERVICES.get(state.store)
-    if service is None:
-        days = state.settings.suggestion_cooldown_days
-        service = OrderService(
-            state.store,
-            cooldown=dt.timedelta(days=days),
-            history_cache=state.settings.order_history_cache,
-        )
-        service = _SERVICES.setdefault(state.store, service)
-    return service
+    """Serve the risk model too (optional: the service is ready without it)."""
+    state.serve_risk_model()
 
 
 def _scorer(state: Runtime) -> RiskScorer:
@@ -174,7 +83,7 @@ def score_orders() -> ResponseReturnValue:
     batch = "orders" in body
     scorer = _scorer(state)
     try:
-        as_of, results = order_service(state).score(
+        as_of, results = state.order_service().score(
             scorer,
             body["orders"] if batch else [body["order"]],
             body.get("events") or [],
@@ -207,7 +116,7 @@ def _ingest(schema: str) -> ResponseReturnValue:
     body = parse_json_body(schema, state.settings.max_body_bytes)
     scorer = _scorer(state)  # before storing anything: 503 leaves the database untouched
     try:
-        result = order_service(state).ingest(
+        result = state.order_service().ingest(
             scorer, body.get("orders") or [], body.get("events") or []
         )
     except InputError as exc:
@@ -227,353 +136,3 @@ def ingest_orders() -> ResponseReturnValue:
 def ingest_events() -> ResponseReturnValue:
     """Store tracking events of stored orders, re-score those orders, suggest cases."""
     return _ingest("EventsIngest")
-
-
-# -- OpenAPI ---------------------------------------------------------------------------------
-def _time(description: str, nullable: bool = False) -> dict[str, Any]:
-    return {
-        "type": ["string", "null"] if nullable else "string",
-        "maxLength": 40,
-        "pattern": ISO_TIME,
-        "x-pattern-message": (
-            "must be an ISO 8601 date or date-time of the years 1900-2200, "
-            "e.g. 2024-11-12T09:30:00Z"
-        ),
-        "description": description,
-    }
-
-
-def _schemas(settings: Settings) -> dict[str, Any]:
-    text = {"type": ["string", "null"], "maxLength": 100}
-    number = {"type": ["number", "null"], "minimum": 0}
-    order_id = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": r"\S", **NO_NUL}
-    events_limit = settings.batch_limit * EVENTS_PER_ORDER
-    events = {
-        "type": "array",
-        "maxItems": events_limit,
-        "items": ref("TrackingEventInput"),
-        "description": f"Tracking events (at most {events_limit}).",
-    }
-    as_of = _time("Score as known at this time (default: now). Times without a zone are UTC.")
-    orders = {"type": "array", "minItems": 1, "maxItems": settings.batch_limit}
-    model = {
-        "type": "object",
-        "required": ["name", "version", "threshold"],
-        "properties": {
-            "name": {"type": "string"},
-            "version": {"type": "string"},
-            "threshold": {"type": "number", "description": "Risk at which an order is flagged."},
-        },
-    }
-    return {
-        "OrderInput": {
-            "type": "object",
-            "description": "An order in the canonical schema (triage.orders.schema). Times "
-            "without a zone are UTC. An order stored again replaces the stored record.",
-            "required": ["order_id", "purchased_at", "promised_date"],
-            "additionalProperties": False,
-            "properties": {
-                "order_id": order_id,
-                "purchased_at": _time("When the buyer paid."),
-                "promised_date": _time(
-                    "The delivery date promised to the buyer (on time: delivered that day or "
-                    "before)."
-                ),
-                "ship_by": _time("The seller's hand-over deadline.", nullable=True),
-                **{
-                    name: text
-                    for name in (
-                        "seller_id",
-                        "seller_region",
-                        "buyer_region",
-                        "carrier",
-                        "service_level",
-                        "category",
-                    )
-                },
-                "n_items": {"type": ["integer", "null"], "minimum": 1, "maximum": 100000},
-                "weight_kg": number,
-                "price": number,
-                "freight": number,
-                "distance_km": number,
-                "delivered_at": _time("When the buyer received it (closes the order).", True),
-                "canceled": {"type": ["boolean", "null"]},
-            },
-        },
-        "TrackingEventInput": {
-            "type": "object",
-            "required": ["order_id", "time", "event_type"],
-            "additionalProperties": False,
-            "properties": {
-                "order_id": order_id,
-                "time": _time("When the event happened."),
-                "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
-                "location": text,
-            },
-        },
-        "RiskInput": {
-            "type": "object",
-            "required": ["order"],
-            "additionalProperties": False,
-            "properties": {"order": ref("OrderInput"), "events": events, "as_of": as_of},
-        },
-        "RiskBatchInput": {
-            "type": "object",
-            "required": ["orders"],
-            "additionalProperties": False,
-            "properties": {
-                "orders": {**orders, "items": ref("OrderInput")},
-                "events": events,
-                "as_of": as_of,
-            },
-        },
-        "Reason": {
-            "type": "object",
-            "required": ["factor", "impact", "text_en", "text_zh"],
-            "properties": {
-                "factor": {"type": "string"},
-                "impact": {"type": "number", "description": "How much the factor adds to risk."},
-                "text_en": {"type": "string"},
-                "text_zh": {"type": "string"},
-            },
-        },
-        "OrderFacts": {
-            "type": "object",
-            "description": "What a draft case needs: the order, its dates, carrier and last "
-            "tracking event as known at `as_of`.",
-            "required": ["order_id", "purchased_at", "promised_date", "carrier", "last_event"],
-            "properties": {
-                "order_id": {"type": "string"},
-                "purchased_at": {"type": "string"},
-                "promised_date": {"type": "string"},
-                "carrier": {"type": "string"},
-                "service_level": {"type": "string"},
-                "seller_id": {"type": "string"},
-                "buyer_region": {"type": "string"},
-                "days_left": {"type": "number"},
-                "handed_over": {"type": "boolean"},
-                "last_event": {"type": "string"},
-                "last_event_time": {"type": ["string", "null"]},
-                "last_location": {"type": "string"},
-            },
-        },
-        "RiskModel": model,
-        "OrderRisk": {
-            "type": "object",
-            "required": [
-                "order_id",
-                "open",
-                "as_of",
-                "risk",
-                "flagged",
-                "category",
-                "reasons",
-                "facts",
-                "model",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "order_id": {"type": "string"},
-                "open": {
-                    "type": "boolean",
-                    "description": "False when the order is not open at `as_of` (delivered, "
-                    "canceled, not purchased yet, or over 30 days past its promise): no score.",
-                },
-                "as_of": {"type": "string", "format": "date-time"},
-                "risk": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                "flagged": {"type": ["boolean", "null"]},
-                "category": {"enum": [*SUGGESTED_CATEGORIES, None]},
-                "reasons": {"type": "array", "items": ref("Reason")},
-                "facts": {"oneOf": [ref("OrderFacts"), {"type": "null"}]},
-                "model": ref("RiskModel"),
-            },
-        },
-        "RiskBatchResult": {
-            "type": "object",
-            "required": ["as_of", "results"],
-            "additionalProperties": False,
-            "properties": {
-                "as_of": {"type": "string", "format": "date-time"},
-                "results": {"type": "array", "items": ref("OrderRisk")},
-            },
-        },
-        "OrdersIngest": {
-            "type": "object",
-            "required": ["orders"],
-            "additionalProperties": False,
-            "properties": {"orders": {**orders, "items": ref("OrderInput")}, "events": events},
-        },
-        "EventsIngest": {
-            "type": "object",
-            "required": ["events"],
-            "additionalProperties": False,
-            "properties": {"events": {**events, "minItems": 1}},
-        },
-        "IngestResult": {
-            "type": "object",
-            "required": [
-                "as_of",
-                "orders",
-                "events",
-                "scored",
-                "flagged",
-                "suggestions",
-                "closed",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "as_of": {"type": "string", "format": "date-time"},
-                "orders": {
-                    "type": "object",
-                    "required": ["new", "updated"],
-                    "properties": {
-                        "new": {"type": "integer", "minimum": 0},
-                        "updated": {"type": "integer", "minimum": 0},
-                    },
-                },
-                "events": {
-                    "type": "object",
-                    "required": ["new", "duplicate"],
-                    "properties": {
-                        "new": {"type": "integer", "minimum": 0},
-                        "duplicate": {
-                            "type": "integer",
-                            "minimum": 0,
-                            "description": "Events already stored (same order, time, type).",
-                        },
-                    },
-                },
-                "scored": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Open orders among those touched, re-scored as of now.",
-                },
-                "flagged": {"type": "integer", "minimum": 0},
-                "suggestions": {
-                    "type": "array",
-                    "items": ref("Suggestion"),
-                    "description": "Suggestions made by this ingest (the policy allows one "
-                    "open suggestion per order, none during a cooldown or when a case exists).",
-                },
-                "closed": {
-                    "type": "array",
-                    "items": ref("Suggestion"),
-                    "description": "Open suggestions this ingest closed because their order is "
-                    "no longer open: `resolved` (delivered or canceled) or `expired` (over 30 "
-                    "days past its promise).",
-                },
-            },
-        },
-    }
-
-
-def decision_links(suggestion_id: str) -> dict[str, Any]:
-    """OpenAPI links from a response naming a suggestion (the runtime expression
-    `suggestion_id`) to accepting and to dismissing it."""
-    return {
-        verb.capitalize() + "Suggestion": {
-            "operationId": f"{verb}Suggestion",
-            "parameters": {"suggestion_id": suggestion_id},
-        }
-        for verb in ("accept", "dismiss")
-    }
-
-
-def openapi(settings: Settings) -> dict[str, Any]:
-    secured = {"security": [{"bearer": []}, {"apiKey": []}]}
-    stamp = "2024-11-08T10:00:00Z"
-    order = {
-        "order_id": "A1001",
-        "purchased_at": stamp,
-        "promised_date": "2024-11-13",
-        "carrier": "Panda Post",
-        "seller_id": "S42",
-        "buyer_region": "SH",
-        "seller_region": "GD",
-    }
-    event = {"order_id": "A1001", "time": "2024-11-09T08:00:00Z", "event_type": "picked_up"}
-    ingest_errors = error_responses(400, 401, 403, 413, 415, 422, 429, 503)
-    batch_note = (
-        f"At most {settings.batch_limit} orders and "
-        f"{settings.batch_limit * EVENTS_PER_ORDER} events per request; all-or-nothing."
-    )
-    # the suggestions an ingest made: list the order's suggestions, accept or dismiss the first
-    ingest_links = {
-        "ListOrderSuggestions": {
-            "operationId": "listSuggestions",
-            "parameters": {"order_id": "$response.body#/suggestions/0/order_id"},
-        },
-        **decision_links("$response.body#/suggestions/0/suggestion_id"),
-    }
-    return {
-        "paths": {
-            "/v1/orders/risk": {
-                "post": {
-                    "operationId": "scoreOrders",
-                    "tags": ["orders"],
-                    "summary": "Risk that orders arrive late, with reasons; nothing is stored.",
-                    "description": (
-                        'Send `{"order", "events"?, "as_of"?}` or `{"orders": [...], '
-                        '"events"?, "as_of"?}`. The stored orders are the history the seller, '
-                        "lane and platform features come from; the orders given replace stored "
-                        f"ones of the same id for this calculation. {batch_note}"
-                    ),
-                    "x-required-role": "predict",
-                    **secured,
-                    "requestBody": json_body(
-                        {"oneOf": [ref("RiskInput"), ref("RiskBatchInput")]},
-                        example={"order": order, "events": [event]},
-                    ),
-                    "responses": {
-                        "200": json_response(
-                            {"oneOf": [ref("OrderRisk"), ref("RiskBatchResult")]},
-                            "One order's risk, or `results` in the order of `orders`.",
-                        ),
-                        **error_responses(400, 401, 403, 413, 415, 422, 429, 503),
-                    },
-                }
-            },
-            "/v1/orders": {
-                "post": {
-                    "operationId": "ingestOrders",
-                    "tags": ["orders"],
-                    "summary": "Store orders (and their events), re-score them, suggest cases.",
-                    "description": (
-                        "An order stored again replaces the stored record (e.g. with "
-                        f"`delivered_at` or `canceled`). {batch_note} Needs the risk model "
-                        "(503 otherwise, nothing stored)."
-                    ),
-                    "x-required-role": "analyst",
-                    **secured,
-                    "requestBody": json_body(
-                        ref("OrdersIngest"), example={"orders": [order], "events": [event]}
-                    ),
-                    "responses": {
-                        "200": json_response(ref("IngestResult"), "Stored and re-scored.")
-                        | {"links": ingest_links},
-                        **ingest_errors,
-                    },
-                }
-            },
-            "/v1/orders/events": {
-                "post": {
-                    "operationId": "ingestOrderEvents",
-                    "tags": ["orders"],
-                    "summary": "Store tracking events of stored orders, re-score, suggest cases.",
-                    "description": (
-                        "Every event's order must be stored (422 otherwise). An event already "
-                        f"stored (same order, time and type) is counted as a duplicate. {batch_note}"
-                    ),
-                    "x-required-role": "analyst",
-                    **secured,
-                    "requestBody": json_body(ref("EventsIngest"), example={"events": [event]}),
-                    "responses": {
-                        "200": json_response(ref("IngestResult"), "Stored and re-scored.")
-                        | {"links": ingest_links},
-                        **ingest_errors,
-                    },
-                }
-            },
-        },
-        "components": {"schemas": _schemas(settings)},
-    }

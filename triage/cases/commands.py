@@ -6,12 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
-from tqdm import tqdm
 
 from triage.console import echo_json, handle_errors, resolve_model, settings_from_context
 from triage.errors import InputError
-from triage.tables import read_table, require_columns, write_table
 
 __all__ = ["register"]
 
@@ -19,6 +16,8 @@ _TRAIN_STEPS = 4  # features, folds..., calibration, final model: the bar counts
 
 
 def _progress_bar(total: int, label: str):
+    from tqdm import tqdm
+
     bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
 
     def step(message: str) -> None:
@@ -29,6 +28,8 @@ def _progress_bar(total: int, label: str):
 
 
 def _texts(frame, column: str, where: str) -> list[str]:
+    import numpy as np
+
     values = frame[column]
     empty = values.isna() | (values.astype(str).str.strip() == "")
     if empty.any():
@@ -100,6 +101,8 @@ def train_cases(
     as_json,
 ):
     """Train a case classifier on labelled texts."""
+    import numpy as np
+
     from triage.cases.training import (
         evaluate_case_model,
         fit_case_model,
@@ -108,6 +111,7 @@ def train_cases(
     )
     from triage.evaluation import evaluate_case_predictions
     from triage.registry import Registry, check_model_name, save_model_dir
+    from triage.tables import read_table, require_columns
 
     settings = settings_from_context()
     if (out is None) == (register_name is None):
@@ -235,6 +239,7 @@ def train_cases(
 def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json):
     """Evaluate a case classifier on labelled data."""
     from triage.cases.training import evaluate_case_model
+    from triage.tables import read_table, require_columns
 
     loaded = resolve_model(model_ref, settings_from_context())
     frame = read_table(data_path, text_columns=[text_col])
@@ -287,8 +292,10 @@ def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json)
 def predict_cases(model_ref, text, data_path, text_col, out_path, as_json):
     """Categorize case texts."""
     import pandas as pd
+    from tqdm import tqdm
 
     from triage.cases.router import CaseRouter
+    from triage.tables import read_table, require_columns, write_table
     from triage.taxonomy import load_taxonomy
 
     settings = settings_from_context()

@@ -5,20 +5,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import pandas as pd
 
 from triage.console import echo_json, handle_errors, settings_from_context
 from triage.jobs.gate import RiskGatePolicy
 from triage.orders.commands import KIND_OPTION, TARGET_PRECISION_OPTION
-from triage.tables import read_table, require_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["register"]
 
 
 def _labelled(path: Path | None, text_col: str, label_col: str) -> pd.DataFrame | None:
+    from triage.tables import read_table, require_columns
+
     if path is None:
         return None
     frame = read_table(path, text_columns=[text_col])
@@ -113,6 +116,8 @@ def retrain_cases_command(
 
     Exit status: 0 promoted (or would be, with --dry-run), 3 rejected, 1 failed, 2 bad input.
     """
+    import pandas as pd
+
     from triage.jobs.gate import GatePolicy
     from triage.jobs.retrain import retrain_cases
     from triage.store import Store
@@ -250,7 +255,7 @@ def retrain_risk_command(
         click.echo(f"note: no --data given; training on {source}", err=True)
         params = dict(DEFAULT_PARAMS) if kind == "hgb" else None
     else:
-        from triage.orders.files import read_order_tables
+        from triage.orders.data.files import read_order_tables
 
         orders, events = read_order_tables(data_path, events_path)
         source = str(data_path) + (f" with events {events_path}" if events_path else "")

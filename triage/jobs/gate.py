@@ -5,7 +5,7 @@
 
 Both metric dicts come from `triage.evaluation.evaluate_case_predictions` on the same frozen
 evaluation set. The delay-risk model has its own checks (`RiskGatePolicy`, `compare_risk`) on
-metrics from `triage.orders.training.evaluate_risk` over the same time-ordered holdout.
+metrics from `triage.orders.risk.training.evaluate_risk` over the same time-ordered holdout.
 """
 
 from __future__ import annotations

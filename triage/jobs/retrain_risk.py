@@ -29,12 +29,12 @@ from triage.errors import InputError, ModelError, ModelNotFoundError
 from triage.jobs.gate import GateDecision, RiskGatePolicy, compare_risk
 from triage.jobs.outcome import dry_run_status, exit_code, report_folder, settle
 from triage.jobs.risk_report import write_risk_report
+from triage.orders.data.simulator import simulate_marketplace
 from triage.orders.default import DEFAULT_DAYS, DEFAULT_ORDERS, DEFAULT_START
-from triage.orders.report import report_writer
-from triage.orders.scoring import RISK_MODEL_NAME
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import DAY
-from triage.orders.training import (
+from triage.orders.risk.report import report_writer
+from triage.orders.risk.scoring import RISK_MODEL_NAME
+from triage.orders.risk.snapshots import DAY
+from triage.orders.risk.training import (
     RiskDataset,
     build_dataset,
     evaluate_risk,
@@ -200,7 +200,7 @@ def retrain_risk(
 ) -> RiskRetrainResult:
     """Train a challenger before the holdout, score it and the champion on it, gate, act, report.
 
-    `orders` and `events` are validated canonical tables (triage.orders.files.read_order_tables);
+    `orders` and `events` are validated canonical tables (triage.orders.data.files.read_order_tables);
     `source` says where they came from (recorded in the metadata and the report). `params` go to
     the estimator (``random_state`` defaults to `seed` for the gradient-boosted model).
     """

@@ -17,8 +17,8 @@ import pandas as pd
 
 from triage.evaluation import _pyplot  # the one place that configures matplotlib
 from triage.jobs.outcome import gate_lines, write_result
-from triage.orders.snapshots import DAY, DECISION_POINTS, promise_end, seconds
-from triage.orders.training import RiskDataset
+from triage.orders.risk.snapshots import DAY, DECISION_POINTS, promise_end, seconds
+from triage.orders.risk.training import RiskDataset
 
 if TYPE_CHECKING:
     from triage.jobs.retrain_risk import RiskRetrainResult

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from triage.console import echo_json, handle_errors, resolve_model, settings_from_context
 from triage.errors import InputError
@@ -47,6 +46,8 @@ TARGET_PRECISION_OPTION = click.option(
 
 
 def _steps(total: int, label: str):
+    from tqdm import tqdm
+
     bar = tqdm(total=total, desc=label, unit="step", leave=False, file=sys.stderr)
 
     def step(message: str) -> None:
@@ -128,9 +129,9 @@ def train_risk(
     as_json,
 ):
     """Train a delayed-order risk model on orders purchased before the held-out period."""
-    from triage.orders.files import read_order_tables
-    from triage.orders.report import report_writer
-    from triage.orders.training import (
+    from triage.orders.data.files import read_order_tables
+    from triage.orders.risk.report import report_writer
+    from triage.orders.risk.training import (
         build_dataset,
         evaluate_risk,
         fit_risk_model,
@@ -218,8 +219,8 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     """Evaluate a risk model per decision point, and its suggestion policy."""
     import numpy as np
 
-    from triage.orders.files import read_order_tables
-    from triage.orders.training import build_dataset, evaluate_risk
+    from triage.orders.data.files import read_order_tables
+    from triage.orders.risk.training import build_dataset, evaluate_risk
 
     loaded = resolve_model(model_ref, settings_from_context())
     if loaded.metadata.get("kind") != "risk_model":
@@ -280,7 +281,8 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     show_default=True,
     help="Save the suggestions in the service database (TRIAGE_DATABASE_URL, or "
     "TRIAGE_DATA_DIR/triage.db), where GET /v1/suggestions lists them; orders with a case "
-    "there or an open suggestion get no new one.",
+    "there or an open suggestion get no new one, and the open suggestions of orders the files "
+    "show delivered, canceled or overdue are closed, as the service does.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON.")
 @handle_errors
@@ -290,11 +292,15 @@ def score_orders(
     """Score open orders in batch and turn the risky ones into suggested cases."""
     import datetime as dt
 
-    from triage.orders.files import read_order_tables, write_records
-    from triage.orders.scoring import RiskScorer
-    from triage.orders.suggestion_store import DatabaseSuggestionStore, suggest_each
-    from triage.orders.suggestions import InMemorySuggestionStore, SuggestionPolicy
+    from tqdm import tqdm
+
+    from triage.orders.data.files import read_order_tables, write_records
+    from triage.orders.risk.scoring import RiskScorer, states_of
+    from triage.orders.service import OrderService
+    from triage.orders.suggestions.lifecycle import settle
+    from triage.orders.suggestions.policy import InMemorySuggestionStore, SuggestionPolicy
     from triage.store import Store
+    from triage.store_tables import utcnow
     from triage.tables import read_table, require_columns
 
     settings = settings_from_context()
@@ -315,16 +321,34 @@ def score_orders(
         frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update, total=set_total)
     flagged = frame[frame["flagged"]] if len(frame) else frame
     scores = scorer.describe(flagged, orders, events)
-    store, where = InMemorySuggestionStore(), ""
+
+    def file_states(ids: set[str]) -> dict[str, str]:
+        # the orders' states as the files tell them at the scoring time
+        states = states_of(orders, events, when)
+        return {order_id: states[order_id] for order_id in ids if order_id in states}
+
+    cooldown = dt.timedelta(days=settings.suggestion_cooldown_days)
+    order_ids = list(orders["order_id"])
+    where, closed = "", []
     if store_suggestions:
+        # the service's own step after scoring: policy, and settled orders' suggestions closed
         database = Store.from_settings(settings)
         database.migrate()
-        store, where = DatabaseSuggestionStore(database), database.url.render_as_string()
-        cases |= store.cases_for(s.order_id for s in scores)
-    policy = SuggestionPolicy(
-        scorer.threshold, dt.timedelta(days=settings.suggestion_cooldown_days)
-    )
-    made = suggest_each(policy, scores, store, has_case=cases)
+        where = database.url.render_as_string()
+        done = OrderService(database, cooldown=cooldown).settle(
+            scorer, scores, order_ids, utcnow(), has_case=cases, order_states=file_states
+        )
+        made, closed = done.made, done.closed
+    else:
+        made = settle(
+            SuggestionPolicy(scorer.threshold, cooldown),
+            scores,
+            InMemorySuggestionStore(),
+            order_ids=order_ids,
+            order_states=file_states,
+            has_case=cases,
+            now=utcnow(),
+        ).made
     records = [s.to_dict() for s in made]
     if out_path is not None:
         write_records(records, out_path)
@@ -336,6 +360,7 @@ def score_orders(
         f"scored {len(frame)} open orders as of {as_of_text}: {len(flagged)} at or above the threshold "
         f"{scorer.threshold:.3f}, {len(made)} suggestions"
         + (f" stored in {where}" if where else "")
+        + (f", {len(closed)} open suggestions of settled orders closed" if closed else "")
         + (f" -> {out_path}" if out_path else "")
     )
     for s in made[:10]:
@@ -377,9 +402,9 @@ def score_orders(
 @handle_errors
 def simulate(n_orders, seed, start, days, open_at, out_path, events_out):
     """Write simulated marketplace orders and tracking events."""
-    from triage.orders.files import events_path_for, write_order_tables
-    from triage.orders.simulator import simulate_marketplace
-    from triage.orders.snapshots import censor
+    from triage.orders.data.files import events_path_for, write_order_tables
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.snapshots import censor
     from triage.tables import table_format
 
     for path in (out_path, events_out or events_path_for(out_path)):
@@ -421,8 +446,8 @@ def import_group() -> None:
 @handle_errors
 def import_olist(directory, out_path, events_out):
     """Map the Olist tables (orders.csv required, the others optional) onto the schema."""
-    from triage.orders.files import write_order_tables
-    from triage.orders.olist import load_olist
+    from triage.orders.data.files import write_order_tables
+    from triage.orders.data.olist import load_olist
 
     data = load_olist(directory)
     paths = write_order_tables(data.orders, data.events, out_path, events_out)

@@ -16,13 +16,13 @@ import pandas as pd
 
 from triage.config import Settings
 from triage.errors import ModelNotFoundError
-from triage.orders.files import write_order_tables
-from triage.orders.report import report_writer
-from triage.orders.schema import TIME_COLUMNS
-from triage.orders.scoring import RISK_MODEL_NAME
-from triage.orders.simulator import simulate_marketplace
-from triage.orders.snapshots import censor
-from triage.orders.training import (
+from triage.orders.data.fields import TIME_COLUMNS
+from triage.orders.data.files import write_order_tables
+from triage.orders.data.simulator import simulate_marketplace
+from triage.orders.risk.report import report_writer
+from triage.orders.risk.scoring import RISK_MODEL_NAME
+from triage.orders.risk.snapshots import censor
+from triage.orders.risk.training import (
     build_dataset,
     evaluate_risk,
     fit_risk_model,

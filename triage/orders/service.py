@@ -9,14 +9,16 @@ What the HTTP endpoints and ``triage bootstrap --demo-orders`` call; no Flask he
 
 Scores use the stored orders as history: the seller, lane and platform features come from the
 orders purchased in the `history_days` before the scoring time. Ingesting orders or events
-re-scores the orders they touch as of now, and `SuggestionPolicy` turns the flagged ones into
-suggestions (threshold of the model, one open suggestion per order, a cooldown after a
-dismissal, none when the order has a case). An open suggestion whose order is no longer open
-is closed then: ``resolved`` (delivered or canceled) or ``expired`` (over 30 days past its
-promise).
+re-scores the orders they touch as of now, and `settle` (triage.orders.suggestions.lifecycle, the same
+step as ``triage score-orders``) turns the flagged ones into suggestions under
+`SuggestionPolicy` (threshold of the model, one open suggestion per order, a cooldown after a
+dismissal, none when the order has a case) and closes an open suggestion whose order is no
+longer open: ``resolved`` (delivered or canceled) or ``expired`` (over 30 days past its
+promise). Accepting categorizes the text with triage.cases.intake, as the categorize endpoint
+does.
 
 With ``history_cache=True`` (what a service worker uses) the stored orders' history stays in
-memory between calls (triage.orders.history_cache), so that scoring one order or ingesting one
+memory between calls (triage.orders.risk.history_cache), so that scoring one order or ingesting one
 event costs milliseconds instead of a rebuild over every stored order, with the same features.
 """
 
@@ -24,27 +26,28 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from triage.cases.intake import CaseText, categorize
+from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
-from triage.errors import ConflictError, InputError, NotFoundError
+from triage.errors import InputError
+from triage.orders.data.schema import events_from_records, orders_from_records
 from triage.orders.default import demo_open_orders, move_to_day
-from triage.orders.features import OrderFeatures
-from triage.orders.history_cache import HistoryCache
-from triage.orders.schema import events_from_records, orders_from_records
-from triage.orders.scoring import RiskScore, RiskScorer, order_states
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.history_cache import HistoryCache
+from triage.orders.risk.scoring import RiskScore, RiskScorer, states_of
 from triage.orders.storage import OrderStore, SavedOrders
-from triage.orders.suggestion_store import CaseRecord, DatabaseSuggestionStore, suggest_each
-from triage.orders.suggestions import Suggestion, SuggestionPolicy
+from triage.orders.suggestion_store import DatabaseSuggestionStore
+from triage.orders.suggestions.lifecycle import close_settled, decide, decide_stored, settle
+from triage.orders.suggestions.policy import Suggestion, SuggestionPolicy
 from triage.registry import Registry
-from triage.store import PredictionRecord, Store
+from triage.store import Store
 from triage.store_tables import utcnow
-from triage.text.entities import redact
 
 __all__ = [
     "HISTORY_DAYS",
@@ -130,6 +133,7 @@ class OrderService:
     ):
         self.orders = OrderStore(store)
         self.suggestions = DatabaseSuggestionStore(store)
+        self.cases = CaseStore(store)
         self.cooldown = cooldown
         self.history = dt.timedelta(days=history_days)
         self.cache = HistoryCache(self.orders, history_days=history_days) if history_cache else None
@@ -239,39 +243,48 @@ class OrderService:
             scores = (
                 scorer.score(orders, events, as_of=now, order_ids=wanted) if len(orders) else []
             )
+        return self.settle(scorer, scores, wanted, now)
+
+    def settle(
+        self,
+        scorer: RiskScorer,
+        scores: Sequence[RiskScore],
+        order_ids: Iterable[str] | None,
+        now: dt.datetime,
+        *,
+        has_case: Container[str] = (),
+        order_states: Any = None,
+    ) -> Rescored:
+        """What follows scoring `order_ids` (every order when None), here and in
+        ``triage score-orders``: suggestions for the flagged `scores` under the policy (none for
+        an order with a case in the database or in `has_case`), and the open suggestions of
+        those orders that are no longer open closed. `order_states(ids)` gives their states
+        (default: from the stored orders as of `now`)."""
         flagged = [s for s in scores if s.flagged]
-        with_case = self.suggestions.cases_for(s.order_id for s in flagged)
-        made = suggest_each(
-            self.policy(scorer), flagged, self.suggestions, has_case=with_case, now=now
+        with_case = self.cases.for_orders(s.order_id for s in flagged) | set(has_case)
+        done = settle(
+            self.policy(scorer),
+            flagged,
+            self.suggestions,
+            order_ids=order_ids,
+            order_states=order_states or (lambda ids: self._states(ids, now)),
+            has_case=with_case,
+            now=now,
         )
-        closed = self.close_settled(wanted, now)
-        return Rescored(made, closed, len(scores), len(flagged))
+        return Rescored(done.made, done.closed, len(scores), len(flagged))
+
+    def _states(self, order_ids: Iterable[str], now: dt.datetime) -> dict[str, str]:
+        """The states of these stored orders at `now` (triage.orders.risk.scoring.order_states)."""
+        orders, events = self.orders.tables_of(order_ids)
+        return states_of(orders, events, now)
 
     def close_settled(self, order_ids: Iterable[str] | None, now: dt.datetime) -> list[Suggestion]:
         """Close the open suggestions of these orders (all when None) that are no longer open
         at `now`: ``resolved`` when delivered or canceled, ``expired`` when over 30 days past
         the promise. Returns the suggestions closed."""
-        pending = self.suggestions.open_orders(order_ids)
-        if not pending:
-            return []
-        orders, events = self.orders.tables_of(pending)
-        states = order_states(orders, events, int(now.timestamp()))
-        ids = orders["order_id"].to_numpy()
-        closed = self.suggestions.close(
-            ids[np.isin(states, ("delivered", "canceled"))], "resolved", now
-        )
-        closed += self.suggestions.close(ids[states == "overdue"], "expired", now)
-        return closed
+        return close_settled(self.suggestions, order_ids, lambda ids: self._states(ids, now), now)
 
     # -- decisions --------------------------------------------------------------------
-    def _open(self, suggestion_id: str) -> Suggestion:
-        current = self.suggestions.get(suggestion_id)
-        if current is None:
-            raise NotFoundError(f"no suggestion {suggestion_id}")
-        if current.status != "open":
-            raise ConflictError(f"suggestion {suggestion_id} is already {current.status}")
-        return current
-
     def accept(
         self,
         router: Any,
@@ -289,7 +302,11 @@ class OrderService:
         `NotFoundError` for an unknown suggestion, `ConflictError` for a decided one.
         """
         now = now or utcnow()
-        current = self._open(suggestion_id)
+        case_id = f"case_{uuid.uuid4().hex[:16]}"
+        # decided here (refused before the text is categorized); saved with the case below
+        current = decide(
+            self.suggestions.get(suggestion_id), suggestion_id, "accepted", now, case_id
+        )
         if text is None:
             language = language or "zh"
             if language not in DRAFT_LANGUAGES:
@@ -300,27 +317,16 @@ class OrderService:
             text = current.draft_zh if language == "zh" else current.draft_en
         elif not text.strip():
             raise InputError("text: empty; leave it out to file the draft")
-        prediction = router.predict([text], [language] if language else None)[0]
-        language = language or prediction.language
-        record = PredictionRecord(
-            id=str(uuid.uuid4()),
-            created_at=now,
-            text=redact(text),
-            language=prediction.language,
-            category=prediction.category,
-            confidence=prediction.confidence,
-            needs_review=prediction.needs_review,
-            model_name=prediction.model["name"],
-            model_version=prediction.model["version"],
-            order_id=current.order_id,
-            key_id=key_id,
+        [done] = categorize(
+            router, [CaseText(text, language, order_id=current.order_id)], key_id=key_id, now=now
         )
+        prediction = done.prediction
         case = CaseRecord(
-            id=f"case_{uuid.uuid4().hex[:16]}",
+            id=case_id,
             order_id=current.order_id,
             category=current.category,
             text=text,
-            language=language,
+            language=language or prediction.language,
             created_at=now,
             suggestion_id=suggestion_id,
             predicted_category=prediction.category,
@@ -328,17 +334,15 @@ class OrderService:
             needs_review=prediction.needs_review,
             model_name=prediction.model["name"],
             model_version=prediction.model["version"],
-            prediction_id=record.id,
+            prediction_id=done.record.id,
             key_id=key_id,
         )
-        accepted = self.suggestions.accept(suggestion_id, case, record)
+        accepted = self.suggestions.accept(suggestion_id, case, done.record)
         return accepted, case, prediction
 
     def dismiss(self, suggestion_id: str, now: dt.datetime | None = None) -> Suggestion:
         """Dismiss an open suggestion; the order's cooldown starts now."""
-        self._open(suggestion_id)
-        # the threshold plays no part in decisions
-        return SuggestionPolicy(1.0, self.cooldown).dismiss(self.suggestions, suggestion_id, now)
+        return decide_stored(self.suggestions, suggestion_id, "dismissed", now)
 
     # -- demo -------------------------------------------------------------------------
     def load_demo(self, scorer: RiskScorer, now: dt.datetime | None = None) -> DemoLoad | None:

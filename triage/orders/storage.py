@@ -5,7 +5,7 @@
 SavedOrders(orders_new=2, orders_updated=0, events_new=7, events_duplicate=0)
 >>> history, events = orders.tables(since=now - dt.timedelta(days=120))    # doctest: +SKIP
 
-Frames going in have been through triage.orders.schema (`validate_orders`, `validate_events`);
+Frames going in have been through triage.orders.data.schema (`validate_orders`, `validate_events`);
 frames coming out have the same canonical columns and types, ready for `RiskScorer`.
 
 A saved order replaces the stored record of the same id (that is how a delivery time or a
@@ -17,7 +17,7 @@ Each `save` that changes something takes the next data version (one more than th
 stored, read under the write lock, so versions follow the order of commits) and stamps it on
 the orders it wrote and on the orders whose events it added. `version()` is the latest one and
 `changed_since(v)` the orders (with all their events) stamped after `v`: how a worker's history
-cache (triage.orders.history_cache) catches up with what other workers stored. Orders are
+cache (triage.orders.risk.history_cache) catches up with what other workers stored. Orders are
 never deleted.
 """
 
@@ -33,8 +33,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from triage.orders.schema import (
+from triage.orders.data.fields import (
+    COUNT_COLUMNS,
     EVENT_COLUMNS,
+    FLAG_COLUMNS,
     NUMBER_COLUMNS,
     ORDER_COLUMNS,
     TEXT_COLUMNS,
@@ -104,10 +106,12 @@ def _orders_frame(rows: Iterable[Any]) -> pd.DataFrame:
         frame[column] = _times(frame[column])
     for column in ("order_id", *TEXT_COLUMNS):
         frame[column] = frame[column].astype(object)
-    frame["n_items"] = frame["n_items"].astype(int)
+    for column in COUNT_COLUMNS:
+        frame[column] = frame[column].astype(int)
     for column in NUMBER_COLUMNS:
         frame[column] = frame[column].astype(float)
-    frame["canceled"] = frame["canceled"].astype(bool)
+    for column in FLAG_COLUMNS:
+        frame[column] = frame[column].astype(bool)
     return frame
 
 

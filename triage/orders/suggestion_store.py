@@ -1,76 +1,45 @@
-"""Suggestions and the cases accepted from them, in the service database.
+"""Suggestions in the service database (the cases accepted from them: triage.cases.store).
 
 `DatabaseSuggestionStore` implements the `SuggestionStore` protocol of
-triage.orders.suggestions (add, get, for_order, list, update) on the ``suggestions`` table, so
+triage.orders.suggestions.policy (add, get, for_order, list, update) on the ``suggestions`` table, so
 that `SuggestionPolicy` works on it unchanged, and adds what a shared database needs:
 
 - at most one open suggestion per order holds across workers: a partial unique index refuses a
   second one, and `add` raises `ConflictError` for it (the policy's own check runs first; the
   index settles the race of two workers scoring the same order at once);
-- a decision is final: `update` only changes an open suggestion (or saves the same status
-  again), so two workers deciding at once cannot both win (`ConflictError` for the loser);
-- `accept` marks the suggestion accepted and writes its case (and the case model's prediction
-  to the prediction log) in one transaction: there is never a case without its accepted
+- a decision is final (triage.orders.suggestions.lifecycle): `update` only changes an open suggestion (or
+  saves the same status again), a conditional update, so two workers deciding at once cannot
+  both win (`ConflictError` for the loser);
+- `accept` marks the suggestion accepted and writes its case (triage.cases.store) and the case
+  model's prediction to the prediction log in one transaction: there is never a case without its accepted
   suggestion, nor the reverse.
 
 The service also closes suggestions itself: `open_orders` finds the orders with an open one,
 `close` marks them ``resolved`` or ``expired`` when their order is no longer open.
 
 >>> suggestions = DatabaseSuggestionStore(Store.from_settings(settings))   # doctest: +SKIP
->>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=suggestions.cases_for(ids))
+>>> SuggestionPolicy(0.4).suggest(scores, suggestions, has_case=CaseStore(store).for_orders(ids))
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from triage.errors import ConflictError, InputError, NotFoundError
-from triage.orders.scoring import RiskScore
-from triage.orders.suggestions import (
-    CLOSED_BY_SERVICE,
-    STATUSES,
-    Suggestion,
-    SuggestionPolicy,
-    SuggestionStore,
-)
+from triage.cases.store import CaseRecord, CaseStore
+from triage.errors import ConflictError
+from triage.orders.suggestions.lifecycle import OPEN, check_closing, check_status, refuse
+from triage.orders.suggestions.policy import Suggestion
 from triage.store import PredictionRecord, Store
-from triage.store_tables import INSERT_PREDICTIONS, cases, suggestions
+from triage.store_tables import INSERT_PREDICTIONS, suggestions
 
-__all__ = ["CaseRecord", "DatabaseSuggestionStore", "suggest_each"]
+__all__ = ["DatabaseSuggestionStore"]
 
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class CaseRecord:
-    """A case opened from a suggestion: the text filed and what the case model made of it."""
-
-    id: str
-    order_id: str
-    category: str
-    text: str
-    language: str
-    created_at: dt.datetime
-    suggestion_id: str | None
-    predicted_category: str
-    confidence: float
-    needs_review: bool
-    model_name: str
-    model_version: str
-    prediction_id: str | None = None
-    key_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (times as ISO 8601)."""
-        out = asdict(self)
-        out["created_at"] = self.created_at.isoformat()
-        return out
 
 
 def _row(suggestion: Suggestion) -> dict[str, Any]:
@@ -94,11 +63,6 @@ def _row(suggestion: Suggestion) -> dict[str, Any]:
 def _suggestion(row: Any) -> Suggestion:
     values = row._asdict()
     return Suggestion(suggestion_id=values.pop("id"), **values)
-
-
-def _check_status(status: str | None) -> None:
-    if status is not None and status not in STATUSES:
-        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
 
 
 class DatabaseSuggestionStore:
@@ -146,7 +110,7 @@ class DatabaseSuggestionStore:
     ) -> list[Suggestion]:
         """Newest first (the riskiest first among those made at the same time), optionally
         only of one status and of one order."""
-        _check_status(status)
+        check_status(status)
         query = sa.select(suggestions).order_by(
             suggestions.c.created_at.desc(), suggestions.c.risk.desc(), suggestions.c.id
         )
@@ -160,13 +124,13 @@ class DatabaseSuggestionStore:
     def update(self, suggestion: Suggestion) -> None:
         """Save a decision. Only an open suggestion changes (saving the same status again is
         allowed): `ConflictError` when it was decided otherwise meanwhile."""
-        _check_status(suggestion.status)
+        check_status(suggestion.status)
         with self.store.transaction(write=True) as conn:
             result = conn.execute(
                 suggestions.update()
                 .where(
                     suggestions.c.id == suggestion.suggestion_id,
-                    suggestions.c.status.in_(["open", suggestion.status]),
+                    suggestions.c.status.in_([OPEN, suggestion.status]),
                 )
                 .values(
                     status=suggestion.status,
@@ -182,13 +146,11 @@ class DatabaseSuggestionStore:
         status = conn.execute(
             sa.select(suggestions.c.status).where(suggestions.c.id == suggestion_id)
         ).scalar_one_or_none()
-        if status is None:
-            raise NotFoundError(f"no suggestion {suggestion_id}")
-        raise ConflictError(f"suggestion {suggestion_id} is already {status}")
+        refuse(suggestion_id, status)
 
     def open_orders(self, order_ids: Iterable[str] | None = None) -> set[str]:
         """The ids among `order_ids` (all orders when None) that have an open suggestion."""
-        query = sa.select(suggestions.c.order_id).where(suggestions.c.status == "open")
+        query = sa.select(suggestions.c.order_id).where(suggestions.c.status == OPEN)
         with self.store.transaction() as conn:
             if order_ids is None:
                 return set(conn.execute(query).scalars())
@@ -201,8 +163,7 @@ class DatabaseSuggestionStore:
     def close(self, order_ids: Iterable[str], status: str, now: dt.datetime) -> list[Suggestion]:
         """Close the open suggestions of these orders as `status` (resolved or expired) at
         `now`; returns the suggestions closed. Decided suggestions stay as they are."""
-        if status not in CLOSED_BY_SERVICE:
-            raise InputError(f"suggestions are closed as {' or '.join(CLOSED_BY_SERVICE)}")
+        check_closing(status)
         wanted, closed = sorted(set(order_ids)), []
         if not wanted:
             return closed
@@ -210,21 +171,21 @@ class DatabaseSuggestionStore:
             for start in range(0, len(wanted), CHUNK):
                 where = (
                     suggestions.c.order_id.in_(wanted[start : start + CHUNK]),
-                    suggestions.c.status == "open",
+                    suggestions.c.status == OPEN,
                 )
                 ids = list(conn.execute(sa.select(suggestions.c.id).where(*where)).scalars())
                 if not ids:
                     continue
                 conn.execute(
                     suggestions.update()
-                    .where(suggestions.c.id.in_(ids), suggestions.c.status == "open")
+                    .where(suggestions.c.id.in_(ids), suggestions.c.status == OPEN)
                     .values(status=status, decided_at=now)
                 )
                 query = sa.select(suggestions).where(suggestions.c.id.in_(ids))
                 closed += [_suggestion(row) for row in conn.execute(query)]
         return closed
 
-    # -- cases --------------------------------------------------------------------------
+    # -- accepting ----------------------------------------------------------------------
     def accept(
         self,
         suggestion_id: str,
@@ -236,49 +197,14 @@ class DatabaseSuggestionStore:
         with self.store.transaction(write=True) as conn:
             result = conn.execute(
                 suggestions.update()
-                .where(suggestions.c.id == suggestion_id, suggestions.c.status == "open")
+                .where(suggestions.c.id == suggestion_id, suggestions.c.status == OPEN)
                 .values(status="accepted", decided_at=case.created_at, case_id=case.id)
             )
             if result.rowcount != 1:
                 self._refuse(conn, suggestion_id)
             if prediction is not None:
                 conn.execute(INSERT_PREDICTIONS, [prediction.__dict__])
-            conn.execute(cases.insert(), asdict(case))
+            CaseStore.insert(conn, case)
         accepted = self.get(suggestion_id)
         assert accepted is not None  # written just above; suggestions are never deleted
         return accepted
-
-    def get_case(self, case_id: str) -> CaseRecord | None:
-        with self.store.transaction() as conn:
-            row = conn.execute(sa.select(cases).where(cases.c.id == case_id)).first()
-        return CaseRecord(**row._asdict()) if row is not None else None
-
-    def cases_for(self, order_ids: Iterable[str]) -> set[str]:
-        """The ids among `order_ids` of orders that have a case."""
-        wanted = sorted(set(order_ids))
-        found: set[str] = set()
-        with self.store.transaction() as conn:
-            for start in range(0, len(wanted), CHUNK):
-                chunk = wanted[start : start + CHUNK]
-                query = sa.select(cases.c.order_id).where(cases.c.order_id.in_(chunk)).distinct()
-                found.update(conn.execute(query).scalars())
-        return found
-
-
-def suggest_each(
-    policy: SuggestionPolicy,
-    scores: Iterable[RiskScore],
-    store: SuggestionStore,
-    *,
-    has_case: Container[str] = (),
-    now: dt.datetime | None = None,
-) -> list[Suggestion]:
-    """`policy.suggest` one score at a time: an order whose open suggestion another process
-    stored meanwhile (`ConflictError` from the store) is skipped, the others go on."""
-    made: list[Suggestion] = []
-    for score in scores:
-        try:
-            made += policy.suggest([score], store, has_case=has_case, now=now)
-        except ConflictError:
-            continue
-    return made

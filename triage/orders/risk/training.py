@@ -23,10 +23,10 @@ from sklearn.base import clone
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from triage.errors import InputError
-from triage.orders.baseline import LogisticRiskModel
-from triage.orders.features import FEATURES, OrderFeatures
-from triage.orders.model import RiskModel
-from triage.orders.snapshots import (
+from triage.orders.risk.baseline import LogisticRiskModel
+from triage.orders.risk.features import FEATURES, OrderFeatures
+from triage.orders.risk.model import RiskModel
+from triage.orders.risk.snapshots import (
     DAY,
     DECISION_POINTS,
     decision_snapshots,

@@ -19,13 +19,19 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import InputError, ModelError
-from triage.orders.drafts import overdue_phrase
-from triage.orders.features import OrderFeatures
-from triage.orders.reasons import Reason, explain, explain_risk
-from triage.orders.snapshots import DAY, delivery_times, promise_end, seconds
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.reasons import Reason, explain, explain_risk, overdue_phrase
+from triage.orders.risk.snapshots import DAY, delivery_times, promise_end, seconds
 from triage.registry import LoadedModel, Registry
 
-__all__ = ["RISK_MODEL_NAME", "RiskScore", "RiskScorer", "order_states", "suggested_category"]
+__all__ = [
+    "RISK_MODEL_NAME",
+    "RiskScore",
+    "RiskScorer",
+    "order_states",
+    "states_of",
+    "suggested_category",
+]
 
 RISK_MODEL_NAME = "risk"
 SILENT_DAYS = 7.0  # handed over and no tracking event for this long: probably lost
@@ -72,6 +78,13 @@ def order_states(orders: pd.DataFrame, events: pd.DataFrame, t: int) -> np.ndarr
         ["delivered", "canceled", "future", "overdue"],
         "open",
     )
+
+
+def states_of(orders: pd.DataFrame, events: pd.DataFrame, as_of=None) -> dict[str, str]:
+    """`order_states` by order id at `as_of` (default: the latest moment the data knows)."""
+    t = _as_of_seconds(as_of, orders, events)
+    states = order_states(orders, events, t)
+    return {str(i): str(s) for i, s in zip(orders["order_id"], states, strict=True)}
 
 
 def _as_of_seconds(as_of, orders: pd.DataFrame, events: pd.DataFrame) -> int:
@@ -143,7 +156,7 @@ class RiskScorer:
         """order_id, risk, flagged and the feature values of every open order (no reasons).
 
         `features`: an `OrderFeatures` over these very tables, e.g. with the stored orders'
-        history from triage.orders.history_cache (built from `orders` and `events` otherwise).
+        history from triage.orders.risk.history_cache (built from `orders` and `events` otherwise).
 
         `total(n)` is called once with the number of open orders to score, `progress(n)` after
         each batch with the number scored in it (a progress bar's total and update).

@@ -30,7 +30,7 @@ from sklearn.metrics import log_loss
 from threadpoolctl import ThreadpoolController
 
 from triage.errors import InputError, NotFittedError
-from triage.orders.features import CATEGORICAL, FEATURES
+from triage.orders.risk.features import CATEGORICAL, FEATURES
 
 __all__ = ["RiskModel", "encode_features"]
 

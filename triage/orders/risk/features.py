@@ -22,7 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from triage.orders.history import (
+from triage.orders.data.fields import EVENT_TYPES
+from triage.orders.risk.history import (
     FRACTION_GRID,
     TRANSIT_GRID,
     History,
@@ -31,8 +32,7 @@ from triage.orders.history import (
     Vocabulary,
     _stamp,
 )
-from triage.orders.schema import EVENT_TYPES
-from triage.orders.snapshots import DAY, NEVER, first_event_times, promise_end, seconds
+from triage.orders.risk.snapshots import DAY, NEVER, first_event_times, promise_end, seconds
 
 __all__ = ["CATEGORICAL", "FEATURES", "NUMERIC", "OrderFeatures", "build_features"]
 
@@ -101,7 +101,7 @@ class OrderFeatures:
 
     The seller, lane and platform history comes from the same tables unless `history` is given
     (a `HistoryView` with codes from `vocabulary`, or a function of these orders' `Ledger`
-    returning one): triage.orders.history_cache passes the stored orders' history so that
+    returning one): triage.orders.risk.history_cache passes the stored orders' history so that
     only the orders scored need indexing.
     """
 

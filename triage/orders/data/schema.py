@@ -30,52 +30,31 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import DataFileError
+from triage.orders.data.fields import (
+    COUNT_COLUMNS,
+    DATE_COLUMNS,
+    EARLIEST_YEAR,
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    FLAG_COLUMNS,
+    LATEST_YEAR,
+    NUMBER_COLUMNS,
+    ORDER_COLUMNS,
+    ORDER_FIELDS,
+    REQUIRED_COLUMNS,
+    TEXT_COLUMNS,
+    TIME_COLUMNS,
+    UNKNOWN,
+)
+from triage.orders.data.records import small_events, small_orders
 
 __all__ = [
-    "EVENT_COLUMNS",
-    "EVENT_TYPES",
-    "ORDER_COLUMNS",
     "events_from_records",
     "orders_from_records",
     "validate_events",
     "validate_orders",
+    "with_every_field",
 ]
-
-EVENT_TYPES = (
-    "label_created",
-    "picked_up",
-    "in_transit",
-    "arrived_at_hub",
-    "out_for_delivery",
-    "delivered",
-    "exception",
-)
-TEXT_COLUMNS = (
-    "seller_id",
-    "seller_region",
-    "buyer_region",
-    "carrier",
-    "service_level",
-    "category",
-)
-NUMBER_COLUMNS = ("weight_kg", "price", "freight", "distance_km")
-TIME_COLUMNS = ("purchased_at", "promised_date", "ship_by", "delivered_at")
-ORDER_COLUMNS = (
-    "order_id",
-    "purchased_at",
-    "promised_date",
-    "ship_by",
-    *TEXT_COLUMNS,
-    "n_items",
-    *NUMBER_COLUMNS,
-    "delivered_at",
-    "canceled",
-)
-EVENT_COLUMNS = ("order_id", "time", "event_type", "location")
-UNKNOWN = "unknown"
-# times outside these years are refused as input errors: no marketplace order lives there, and
-# pandas' nanosecond timestamps end in 1677 and 2262
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 
 
 def _first_bad(mask: np.ndarray | pd.Series, frame: pd.DataFrame, column: str) -> str:
@@ -188,7 +167,7 @@ def validate_orders(frame: pd.DataFrame, where: str = "orders") -> pd.DataFrame:
         raise DataFileError(f"{where}: expected a table of orders, got {type(frame).__name__}")
     if frame.empty:
         raise DataFileError(f"{where}: no orders")
-    missing = [c for c in ("order_id", "purchased_at", "promised_date") if c not in frame.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         have = ", ".join(map(str, frame.columns[:20]))
         raise DataFileError(f"{where}: missing column(s) {', '.join(missing)} (columns: {have})")
@@ -208,14 +187,15 @@ def validate_orders(frame: pd.DataFrame, where: str = "orders") -> pd.DataFrame:
             out[column] = to_utc(frame[column], where=where, column=column, frame=frame)
         else:
             out[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
-    for column in ("purchased_at", "promised_date"):
+    for column in (c for c in REQUIRED_COLUMNS if c in TIME_COLUMNS):
         empty = out[column].isna()
         if empty.any():
             raise DataFileError(
                 f"{where}: {int(empty.sum())} empty value(s) in required column {column!r} "
                 f"({_first_bad(empty, frame, column)})"
             )
-    out["promised_date"] = out["promised_date"].dt.floor("D")
+    for column in DATE_COLUMNS:
+        out[column] = out[column].dt.floor("D")
     early = out["promised_date"] < out["purchased_at"].dt.floor("D")
     if early.any():
         raise DataFileError(
@@ -234,15 +214,46 @@ def validate_orders(frame: pd.DataFrame, where: str = "orders") -> pd.DataFrame:
             out[column] = text.mask(text.isna() | (text == ""), UNKNOWN).astype(object)
         else:
             out[column] = UNKNOWN
-    out["n_items"] = (
-        _numbers(frame, "n_items", where).fillna(1).clip(lower=1).round().astype(int)
-        if "n_items" in frame.columns
-        else 1
-    )
+    for column in COUNT_COLUMNS:
+        out[column] = (
+            _numbers(frame, column, where).fillna(1).clip(lower=1).round().astype(int)
+            if column in frame.columns
+            else 1
+        )
     for column in NUMBER_COLUMNS:
         out[column] = _numbers(frame, column, where) if column in frame.columns else np.nan
-    out["canceled"] = _booleans(frame, "canceled", where) if "canceled" in frame.columns else False
+    for column in FLAG_COLUMNS:
+        out[column] = _booleans(frame, column, where) if column in frame.columns else False
     return pd.DataFrame(out, index=frame.index)[list(ORDER_COLUMNS)]
+
+
+#: what an order table holds in a field it was not given, by the field's kind
+ABSENT: dict[str, Any] = {
+    "time": pd.NaT,
+    "date": pd.NaT,
+    "text": UNKNOWN,
+    "count": 1,
+    "number": np.nan,
+    "flag": False,
+}
+
+
+def with_every_field(orders: pd.DataFrame) -> pd.DataFrame:
+    """`orders` (already canonical in the fields it has, as the simulator and the Olist adapter
+    build them) with the canonical columns in order, the fields it lacks filled as validation
+    fills an absent field."""
+    out = orders.copy()
+    for field in ORDER_FIELDS:
+        if field.name not in out.columns:
+            if field.required:
+                raise DataFileError(f"orders: missing column {field.name}")
+            value = ABSENT[field.kind]
+            out[field.name] = (
+                pd.Series(value, index=out.index, dtype="datetime64[ns, UTC]")
+                if field.kind in ("time", "date")
+                else value
+            )
+    return out[list(ORDER_COLUMNS)]
 
 
 def validate_events(
@@ -305,8 +316,6 @@ def orders_from_records(
     records: Iterable[Mapping[str, Any]], where: str = "orders"
 ) -> pd.DataFrame:
     """Validate orders given as dicts (a request body, say) into the canonical table."""
-    from triage.orders.records import small_orders  # it builds on this module's names
-
     records = list(records)
     if not records:
         raise DataFileError(f"{where}: no orders")
@@ -324,8 +333,6 @@ def events_from_records(
     where: str = "events",
 ) -> pd.DataFrame:
     """Validate tracking events given as dicts into the canonical table."""
-    from triage.orders.records import small_events
-
     records = list(records)
     if not all(isinstance(r, Mapping) for r in records):
         raise DataFileError(f"{where}: every event must be an object with named fields")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from triage.orders.schema import EVENT_COLUMNS, TEXT_COLUMNS, validate_events, validate_orders
+from triage.orders.data.fields import EVENT_COLUMNS, TEXT_COLUMNS
+from triage.orders.data.schema import validate_events, validate_orders
 from triage.tables import read_table, write_table
 
 __all__ = ["events_path_for", "read_order_tables", "write_order_tables", "write_records"]

@@ -17,7 +17,7 @@ and a request's history is
                  - orders that left the window (purchased before now - history_days)
                  - the stored state of the orders being scored, + their state as scored
 
-History is additive with integer counts and sums (triage.orders.history), so the features are
+History is additive with integer counts and sums (triage.orders.risk.history), so the features are
 exactly those of a full rebuild on the same tables (tests/test_orders_history.py). Outcomes
 still enter only at the time they became known: the cache changes which orders are summed,
 never when a fact counts.
@@ -35,18 +35,33 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from triage.orders.features import OrderFeatures
-from triage.orders.history import History, Ledger, SignedHistory, Vocabulary
-from triage.orders.storage import OrderStore
+from triage.orders.risk.features import OrderFeatures
+from triage.orders.risk.history import History, Ledger, SignedHistory, Vocabulary
 from triage.store_tables import utcnow
 
-__all__ = ["HistoryCache"]
+__all__ = ["HistoryCache", "StoredOrders"]
+
+
+class StoredOrders(Protocol):
+    """What the cache reads from the stored orders: triage.orders.storage.OrderStore, the
+    layer above, implements it (the risk layer never imports storage)."""
+
+    def version(self) -> int: ...
+
+    def changed_since(self, version: int) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+    def tables_of(self, order_ids: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]: ...
+
+    def tables(
+        self, *, since: dt.datetime | None = None, include: Iterable[str] = ()
+    ) -> tuple[pd.DataFrame, pd.DataFrame]: ...
 
 NS = 1_000_000_000
 
@@ -126,7 +141,7 @@ class HistoryCache:
 
     def __init__(
         self,
-        orders: OrderStore,
+        orders: StoredOrders,
         *,
         history_days: int = 120,
         max_changed: int = 10_000,

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import InputError
-from triage.orders.schema import ORDER_COLUMNS
+from triage.orders.data.fields import ORDER_COLUMNS  # noqa: F401 (the doctest names it)
+from triage.orders.data.schema import with_every_field
 
 __all__ = ["CARRIERS", "REGIONS", "Simulation", "simulate_marketplace"]
 
@@ -371,27 +372,29 @@ def simulate_marketplace(
     order_ids = np.char.add("SIM", np.char.zfill(np.arange(1, n + 1).astype(str), 7)).astype(object)
     seller_ids = np.char.add("SELLER", np.char.zfill(seller.astype(str), 5)).astype(object)
     delivered_time = np.where(arrived, delivered, np.nan)
-    orders = pd.DataFrame(
-        {
-            "order_id": order_ids,
-            "purchased_at": stamp(purchase),
-            "promised_date": stamp(promised_day),
-            "ship_by": stamp(ship_by),
-            "seller_id": seller_ids,
-            "seller_region": region_codes[origin].astype(object),
-            "buyer_region": region_codes[dest].astype(object),
-            "carrier": carrier_names[ci].astype(object),
-            "service_level": service_names[svc].astype(object),
-            "category": categories[cat].astype(object),
-            "n_items": n_items,
-            "weight_kg": weight,
-            "price": price,
-            "freight": freight,
-            "distance_km": np.round(distance, 1),
-            "delivered_at": stamp(delivered_time),
-            "canceled": canceled,
-        }
-    )[list(ORDER_COLUMNS)]
+    orders = with_every_field(
+        pd.DataFrame(
+            {
+                "order_id": order_ids,
+                "purchased_at": stamp(purchase),
+                "promised_date": stamp(promised_day),
+                "ship_by": stamp(ship_by),
+                "seller_id": seller_ids,
+                "seller_region": region_codes[origin].astype(object),
+                "buyer_region": region_codes[dest].astype(object),
+                "carrier": carrier_names[ci].astype(object),
+                "service_level": service_names[svc].astype(object),
+                "category": categories[cat].astype(object),
+                "n_items": n_items,
+                "weight_kg": weight,
+                "price": price,
+                "freight": freight,
+                "distance_km": np.round(distance, 1),
+                "delivered_at": stamp(delivered_time),
+                "canceled": canceled,
+            }
+        )
+    )
     sort = np.lexsort((event_time, event_order))
     events = pd.DataFrame(
         {

@@ -1,6 +1,6 @@
 """Small batches of order and event records (a request body) into the canonical tables, fast.
 
-`validate_orders` and `validate_events` (triage.orders.schema) check whole columns with pandas:
+`validate_orders` and `validate_events` (triage.orders.data.schema) check whole columns with pandas:
 right for files of a million rows, but each check costs a fraction of a millisecond however
 few the rows, and a request for one order paid more than 20 ms for them. For up to `SMALL`
 records of plain JSON values, `small_orders` and `small_events` build the same tables row by
@@ -20,13 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.orders.schema import (
+from triage.orders.data.fields import (
+    COUNT_COLUMNS,
+    DATE_COLUMNS,
     EARLIEST_YEAR,
     EVENT_COLUMNS,
     EVENT_TYPES,
+    FLAG_COLUMNS,
     LATEST_YEAR,
     NUMBER_COLUMNS,
     ORDER_COLUMNS,
+    REQUIRED_COLUMNS,
     TEXT_COLUMNS,
     TIME_COLUMNS,
     UNKNOWN,
@@ -107,22 +111,25 @@ def small_orders(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
             columns["order_id"].append(_id(record.get("order_id")))
             for name in TEXT_COLUMNS:
                 columns[name].append(_text(record.get(name), UNKNOWN))
-            n_items = _number(record.get("n_items"))
-            columns["n_items"].append(1 if n_items != n_items else max(round(n_items), 1))
+            for name in COUNT_COLUMNS:
+                count = _number(record.get(name))
+                columns[name].append(1 if count != count else max(round(count), 1))
             for name in NUMBER_COLUMNS:
                 columns[name].append(_number(record.get(name)))
-            canceled = record.get("canceled")
-            if canceled is not None and not isinstance(canceled, bool):
-                raise _Unusual
-            columns["canceled"].append(bool(canceled))
+            for name in FLAG_COLUMNS:
+                flag = record.get(name)
+                if flag is not None and not isinstance(flag, bool):
+                    raise _Unusual
+                columns[name].append(bool(flag))
     except _Unusual:
         return None
     if len(set(columns["order_id"])) < len(records):
         return None
-    if any(v is None for v in columns["purchased_at"] + columns["promised_date"]):
+    if any(v is None for name in REQUIRED_COLUMNS if name in TIME_COLUMNS for v in columns[name]):
         return None
     out: dict[str, Any] = {name: _times(columns[name]) for name in TIME_COLUMNS}
-    out["promised_date"] = out["promised_date"].dt.floor("D")
+    for name in DATE_COLUMNS:
+        out[name] = out[name].dt.floor("D")
     if (out["promised_date"] < out["purchased_at"].dt.floor("D")).any():
         return None
     if (out["delivered_at"] < out["purchased_at"]).any():
@@ -132,10 +139,12 @@ def small_orders(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame | None:
     given = set().union(*(record.keys() for record in records))
     for name in TEXT_COLUMNS:
         out[name] = pd.Series(columns[name], dtype=object) if name in given else UNKNOWN
-    out["n_items"] = pd.Series(columns["n_items"], dtype=np.int64) if "n_items" in given else 1
+    for name in COUNT_COLUMNS:
+        out[name] = pd.Series(columns[name], dtype=np.int64) if name in given else 1
     for name in NUMBER_COLUMNS:
         out[name] = pd.Series(columns[name], dtype=float) if name in given else np.nan
-    out["canceled"] = pd.Series(columns["canceled"], dtype=bool) if "canceled" in given else False
+    for name in FLAG_COLUMNS:
+        out[name] = pd.Series(columns[name], dtype=bool) if name in given else False
     return pd.DataFrame(out, index=pd.RangeIndex(len(records)))[list(ORDER_COLUMNS)]
 
 

@@ -10,15 +10,16 @@ per factor, so it is run only for the orders that need reasons (suggestions, sin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
-from triage.orders.features import CATEGORICAL, FEATURES
+from triage.orders.risk.features import CATEGORICAL, FEATURES
 
-__all__ = ["FACTORS", "Reason", "explain", "explain_risk"]
+__all__ = ["FACTORS", "Reason", "explain", "explain_risk", "overdue_phrase", "time_left_phrase"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,24 @@ class Reason:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def overdue_phrase(days_past: float) -> tuple[str, str]:
+    """When the promised date passed, in words: ("today", "今天"), ("1 day ago", "1 天前"),
+    ("3 days ago", "3 天前"). `days_past`: days since the end of the promised day."""
+    n = int(math.floor(max(days_past, 0.0)))
+    if n == 0:
+        return "today", "今天"
+    return f"{n} day{'s' if n > 1 else ''} ago", f"{n} 天前"
+
+
+def time_left_phrase(days_left: float) -> tuple[str, str]:
+    """Time left before the promised date, in words: ("less than a day", "不到 1 天"),
+    ("1 day", "1 天"), ("3 days", "3 天")."""
+    n = int(math.floor(max(days_left, 0.0)))
+    if n == 0:
+        return "less than a day", "不到 1 天"
+    return f"{n} day{'s' if n > 1 else ''}", f"{n} 天"
 
 
 def _days(value: float) -> str:

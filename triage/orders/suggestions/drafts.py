@@ -23,8 +23,9 @@ from typing import Any
 import pandas as pd
 
 from triage.errors import InputError
+from triage.orders.risk.reasons import overdue_phrase, time_left_phrase
 
-__all__ = ["EVENT_NAMES", "draft_case", "drafts", "overdue_phrase", "time_left_phrase"]
+__all__ = ["EVENT_NAMES", "draft_case", "drafts"]
 
 EVENT_NAMES = {  # event type: (English, Chinese)
     "label_created": ("label created", "已创建面单"),
@@ -51,24 +52,6 @@ def _time(value: Any) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
         return "-"
     return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def overdue_phrase(days_past: float) -> tuple[str, str]:
-    """When the promised date passed, in words: ("today", "今天"), ("1 day ago", "1 天前"),
-    ("3 days ago", "3 天前"). `days_past`: days since the end of the promised day."""
-    n = int(math.floor(max(days_past, 0.0)))
-    if n == 0:
-        return "today", "今天"
-    return f"{n} day{'s' if n > 1 else ''} ago", f"{n} 天前"
-
-
-def time_left_phrase(days_left: float) -> tuple[str, str]:
-    """Time left before the promised date, in words: ("less than a day", "不到 1 天"),
-    ("1 day", "1 天"), ("3 days", "3 天")."""
-    n = int(math.floor(max(days_left, 0.0)))
-    if n == 0:
-        return "less than a day", "不到 1 天"
-    return f"{n} day{'s' if n > 1 else ''}", f"{n} 天"
 
 
 def _silent_days(facts: Mapping[str, Any]) -> int:

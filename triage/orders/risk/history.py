@@ -1,6 +1,6 @@
 """History aggregates: what earlier orders' outcomes said about sellers, lanes and the platform.
 
-The seller, lane and platform features of triage.orders.features come from other orders, each
+The seller, lane and platform features of triage.orders.risk.features come from other orders, each
 fact known at its own time (an on-time outcome at the delivery, a late one when the promised
 day ended undelivered, a hand-over at the first ``picked_up`` event, a transit time at the
 delivery). This module keeps those facts apart from the feature code, in three layers:
@@ -14,7 +14,7 @@ delivery). This module keeps those facts apart from the feature code, in three l
 
 Because each order adds its own facts and nothing else, history is additive: the history of a
 set of orders is the history of a larger set minus that of the orders left out, plus that of
-orders added. `SignedHistory` is such a sum; triage.orders.history_cache uses it to score an
+orders added. `SignedHistory` is such a sum; triage.orders.risk.history_cache uses it to score an
 order against thousands of stored ones without rebuilding their history on every request, with
 exactly the values a full rebuild gives (tests/test_orders_history.py).
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from triage.orders.snapshots import (
+from triage.orders.risk.snapshots import (
     DAY,
     NEVER,
     delivery_times,

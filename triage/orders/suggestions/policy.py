@@ -8,18 +8,21 @@ The policy turns risk scores into suggestions under four rules:
 4. after a dismissal, nothing new for the order during the cooldown.
 
 A suggestion whose order is delivered or canceled is closed as ``resolved``, one whose order
-went more than 30 days past its promise as ``expired`` (triage.orders.service does it when it
-re-scores the order); neither blocks a later suggestion.
+went more than 30 days past its promise as ``expired`` (`triage.orders.suggestions.lifecycle.settle` does it
+after every scoring); neither blocks a later suggestion. Which status a suggestion may take, and
+when, is decided in one place: triage/orders/suggestions/lifecycle.py.
 
 Suggestions live behind the small `SuggestionStore` protocol. `InMemorySuggestionStore` serves
 ``triage score-orders --no-store`` and the tests; `DatabaseSuggestionStore`
-(triage/orders/suggestion_store.py) implements the same five methods on the service database::
+(triage/orders/suggestion_store.py) implements the same methods on the service database::
 
     add(suggestion)                     save a new suggestion
     get(suggestion_id)                  one suggestion or None
     for_order(order_id)                 the order's suggestions, oldest first
     list(status=None, limit, offset)    newest first
-    update(suggestion)                  save a changed status (accept, dismiss)
+    update(suggestion)                  save a decided suggestion (accept, dismiss)
+    open_orders(order_ids=None)         the orders among these with an open suggestion
+    close(order_ids, status, now)       close their open suggestions (resolved, expired)
 
 A decision is final: accepting or dismissing a decided suggestion raises `ConflictError`.
 
@@ -35,28 +38,26 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable, Container, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
-from triage.errors import ConflictError, InputError, NotFoundError
-from triage.orders.drafts import drafts
-from triage.orders.scoring import RiskScore
+from triage.errors import InputError, NotFoundError
+from triage.orders.risk.scoring import RiskScore
+from triage.orders.suggestions.drafts import drafts
+from triage.orders.suggestions.lifecycle import (
+    OPEN,
+    check_closing,
+    check_status,
+    decide,
+    decide_stored,
+)
 
 __all__ = [
-    "CLOSED_BY_SERVICE",
-    "STATUSES",
     "InMemorySuggestionStore",
     "Suggestion",
     "SuggestionPolicy",
     "SuggestionStore",
 ]
-
-#: open: waiting for the filer; accepted: its case was opened; dismissed: declined by the filer
-#: (the order's cooldown runs); resolved: closed by the service because the order was delivered
-#: or canceled; expired: closed because the order went more than 30 days past its promise
-#: undelivered (no longer scored). Every status but open is final.
-STATUSES = ("open", "accepted", "dismissed", "resolved", "expired")
-CLOSED_BY_SERVICE = ("resolved", "expired")
 
 
 def _now() -> dt.datetime:
@@ -105,6 +106,12 @@ class SuggestionStore(Protocol):
 
     def update(self, suggestion: Suggestion) -> None: ...
 
+    def open_orders(self, order_ids: Iterable[str] | None = None) -> set[str]: ...
+
+    def close(
+        self, order_ids: Iterable[str], status: str, now: dt.datetime
+    ) -> list[Suggestion]: ...
+
 
 class InMemorySuggestionStore:
     """`SuggestionStore` in a dict, guarded by a lock; gone when the process ends."""
@@ -132,8 +139,7 @@ class InMemorySuggestionStore:
     def list(
         self, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[Suggestion]:
-        if status is not None and status not in STATUSES:
-            raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+        check_status(status)
         with self._lock:
             chosen = [s for s in self._items.values() if status is None or s.status == status]
         chosen.sort(key=lambda s: s.created_at, reverse=True)
@@ -144,6 +150,25 @@ class InMemorySuggestionStore:
             if suggestion.suggestion_id not in self._items:
                 raise NotFoundError(f"no suggestion {suggestion.suggestion_id}")
             self._items[suggestion.suggestion_id] = suggestion
+
+    def open_orders(self, order_ids: Iterable[str] | None = None) -> set[str]:
+        wanted = None if order_ids is None else set(order_ids)
+        with self._lock:
+            return {
+                s.order_id
+                for s in self._items.values()
+                if s.status == OPEN and (wanted is None or s.order_id in wanted)
+            }
+
+    def close(self, order_ids: Iterable[str], status: str, now: dt.datetime) -> list[Suggestion]:
+        check_closing(status)
+        wanted, closed = set(order_ids), []
+        with self._lock:
+            for key, current in sorted(self._items.items()):
+                if current.order_id in wanted and current.status == OPEN:
+                    self._items[key] = decide(current, key, status, now)
+                    closed.append(self._items[key])
+        return closed
 
 
 class SuggestionPolicy:
@@ -164,7 +189,7 @@ class SuggestionPolicy:
         if has_case:
             return "a case exists for the order"
         for earlier in store.for_order(score.order_id):
-            if earlier.status == "open":
+            if earlier.status == OPEN:
                 return "an open suggestion exists"
             if earlier.status == "accepted":
                 return "a suggestion was accepted (its case exists)"
@@ -211,23 +236,6 @@ class SuggestionPolicy:
             made.append(suggestion)
         return made
 
-    @staticmethod
-    def _decide(
-        store: SuggestionStore,
-        suggestion_id: str,
-        status: str,
-        now: dt.datetime | None,
-        case_id: str | None = None,
-    ) -> Suggestion:
-        current = store.get(suggestion_id)
-        if current is None:
-            raise NotFoundError(f"no suggestion {suggestion_id}")
-        if current.status != "open":
-            raise ConflictError(f"suggestion {suggestion_id} is already {current.status}")
-        changed = replace(current, status=status, decided_at=now or _now(), case_id=case_id)
-        store.update(changed)
-        return changed
-
     def accept(
         self,
         store: SuggestionStore,
@@ -236,10 +244,10 @@ class SuggestionPolicy:
         now: dt.datetime | None = None,
     ) -> Suggestion:
         """Mark accepted with the id of the case created from it (the caller creates the case)."""
-        return self._decide(store, suggestion_id, "accepted", now, case_id)
+        return decide_stored(store, suggestion_id, "accepted", now, case_id)
 
     def dismiss(
         self, store: SuggestionStore, suggestion_id: str, now: dt.datetime | None = None
     ) -> Suggestion:
         """Mark dismissed; the order's cooldown starts now."""
-        return self._decide(store, suggestion_id, "dismissed", now)
+        return decide_stored(store, suggestion_id, "dismissed", now)

@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from triage.errors import InputError, NotFittedError
-from triage.orders.features import CATEGORICAL, FEATURES, NUMERIC
+from triage.orders.risk.features import CATEGORICAL, FEATURES, NUMERIC
 
 __all__ = ["LogisticRiskModel"]
 

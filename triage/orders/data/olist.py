@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import DataFileError
-from triage.orders.schema import to_utc, validate_events, validate_orders
+from triage.orders.data.schema import to_utc, validate_events, validate_orders
 
 __all__ = ["OlistData", "load_olist"]
 
