@@ -45,3 +45,31 @@ def test_data_importing_risk_breaks_the_check(tmp_path):
     assert done.returncode != 0
     assert "Orders: data <- risk <- suggestions BROKEN" in done.stdout
     assert "triage.orders.data.files -> triage.orders.risk.scoring" in done.stdout
+
+
+def private_imports(root: Path) -> list[tuple[str, str, str]]:
+    """(importer, module, name) of every `from module import _name` in triage/ and api/ where
+    the module is another one: a private name is its own module's business. import-linter has
+    no contract for this, so the source is read here."""
+    import ast
+
+    found = []
+    for path in sorted([*(root / "triage").rglob("*.py"), *(root / "api").rglob("*.py")]):
+        importer = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found += [
+                    (importer, node.module, alias.name)
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    return found
+
+
+def test_no_module_imports_another_modules_private_names(tmp_path):
+    assert private_imports(ROOT) == []
+    # and the check sees one when there is one
+    (tmp_path / "triage").mkdir()
+    (tmp_path / "api").mkdir()
+    (tmp_path / "triage" / "a.py").write_text("from triage.b import _hidden\n", encoding="utf-8")
+    assert private_imports(tmp_path) == [("triage.a", "triage.b", "_hidden")]

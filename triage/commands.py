@@ -149,9 +149,9 @@ def corpus() -> None:
 @handle_errors
 def corpus_check():
     """Counts per category and language; fails on near-duplicate texts."""
-    from triage.corpus import _main
+    from triage.corpus import main as corpus_main
 
-    raise SystemExit(_main(["check", "--dir", str(settings_from_context().corpus_dir)]))
+    raise SystemExit(corpus_main(["check", "--dir", str(settings_from_context().corpus_dir)]))
 
 
 def register(cli) -> None:

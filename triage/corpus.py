@@ -26,6 +26,7 @@ __all__ = [
     "default_corpus_dir",
     "find_near_duplicates",
     "load_corpus",
+    "main",
     "split_for",
 ]
 
@@ -172,7 +173,7 @@ def assign_splits(directory: Path | str | None = None) -> int:
     return changed
 
 
-def _main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m triage.corpus", description=__doc__)
     parser.add_argument("action", choices=["check", "assign-splits"])
     parser.add_argument("--dir", type=Path, default=None, help="corpus directory (data/corpus)")
@@ -201,4 +202,4 @@ def _main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_main())
+    raise SystemExit(main())

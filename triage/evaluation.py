@@ -19,6 +19,7 @@ __all__ = [
     "evaluate_case_predictions",
     "plot_confusion_matrix",
     "plot_reliability",
+    "pyplot",
     "write_case_report",
 ]
 
@@ -109,7 +110,8 @@ def evaluate_case_predictions(
     return result
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: the one place that configures matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -122,13 +124,13 @@ def _save(fig, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def plot_confusion_matrix(metrics: dict, path: str | Path, title: str = "Confusion matrix") -> Path:
     """A row-normalized confusion-matrix heat map with counts, saved as PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = metrics["confusion_matrix"]["labels"]
     counts = np.asarray(metrics["confusion_matrix"]["matrix"], dtype=float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -156,7 +158,7 @@ def plot_reliability(
     confidence: np.ndarray, correct: np.ndarray, path: str | Path, bins: int = 10, title: str = ""
 ) -> Path:
     """Reliability diagram: accuracy per confidence bin against the diagonal, with bin counts."""
-    plt = _pyplot()
+    plt = pyplot()
     confidence = np.asarray(confidence, dtype=float)
     correct = np.asarray(correct, dtype=float)
     edges = np.linspace(0, 1, bins + 1)

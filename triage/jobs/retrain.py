@@ -84,9 +84,9 @@ class RetrainResult:
 
 
 def _plot_per_class(old: dict | None, new: dict, path: Path) -> None:
-    from triage.evaluation import _pyplot  # the one place that configures matplotlib
+    from triage.evaluation import pyplot  # the one place that configures matplotlib
 
-    plt = _pyplot()
+    plt = pyplot()
     labels = list(new["per_class"])
     x = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(labels)), 4))

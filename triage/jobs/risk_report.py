@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from triage.evaluation import _pyplot  # the one place that configures matplotlib
+from triage.evaluation import pyplot  # the one place that configures matplotlib
 from triage.jobs.outcome import gate_lines, write_result
 from triage.orders.risk.snapshots import DAY, DECISION_POINTS, promise_end, seconds
 from triage.orders.risk.training import RiskDataset
@@ -78,7 +78,7 @@ def lead_times(
 
 def plot_lead_times(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Histogram of the lead time of late orders' first suggestion, one series per model."""
-    plt = _pyplot()
+    plt = pyplot()
     late = {label: t.loc[t["late"] == 1, "lead_days"].to_numpy() for label, t in tables.items()}
     top = max([np.ceil(v.max()) for v in late.values() if len(v)] + [1.0])
     edges = np.arange(0, top + 1)
@@ -110,7 +110,7 @@ def plot_reliability_by_point(
     bins: int = 10,
 ) -> Path:
     """One reliability diagram per decision point, a curve per model in `probas`."""
-    plt = _pyplot()
+    plt = pyplot()
     points = np.asarray(points, dtype=object)
     present = [p for p in DECISION_POINTS if (points == p).any()]
     fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 4.2), squeeze=False)
@@ -141,7 +141,7 @@ def plot_reliability_by_point(
 
 def plot_metrics_by_point(metrics: dict[str, dict | None], path: str | Path) -> Path:
     """Bars of ROC AUC, PR AUC and Brier per decision point, one bar per model in `metrics`."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = {label: m for label, m in metrics.items() if m is not None}
     points = [p for p in DECISION_POINTS if any(p in m["decision_points"] for m in shown.values())]
     x = np.arange(len(points))

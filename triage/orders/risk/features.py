@@ -30,7 +30,7 @@ from triage.orders.risk.history import (
     HistoryView,
     Ledger,
     Vocabulary,
-    _stamp,
+    stamp,
 )
 from triage.orders.risk.snapshots import DAY, NEVER, first_event_times, promise_end, seconds
 
@@ -134,7 +134,7 @@ class OrderFeatures:
         self.event_row = event_row[order]
         self.event_time = event_time[order]
         self.event_kind = event_kind[order]
-        self.event_combined = _stamp(self.event_row, self.event_time)
+        self.event_combined = stamp(self.event_row, self.event_time)
         self.cum_exceptions = np.concatenate(
             [[0], np.cumsum(self.event_kind == EVENT_TYPES.index("exception"))]
         )
@@ -229,7 +229,7 @@ class OrderFeatures:
 
         # own events at or before t
         start = np.searchsorted(self.event_row, rows, side="left")
-        stop = np.searchsorted(self.event_combined, _stamp(rows, t), side="right")
+        stop = np.searchsorted(self.event_combined, stamp(rows, t), side="right")
         count = stop - start
         has = count > 0
         last = np.where(has, stop - 1, 0)

@@ -48,6 +48,7 @@ __all__ = [
     "Ledger",
     "SignedHistory",
     "Vocabulary",
+    "stamp",
 ]
 
 # times go into a combined sort key ``key * SPAN + (time - ORIGIN)``: ORIGIN lies before the
@@ -62,7 +63,8 @@ FRACTION_GRID = np.linspace(0.0, 1.0, 21)
 KINDS = ("seller", "lane", "carrier", "region")
 
 
-def _stamp(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+def stamp(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The combined sort key of (key, time) pairs (see SPAN and ORIGIN above)."""
     return keys * SPAN + np.clip(times - ORIGIN, 0, SPAN - 1)
 
 
@@ -75,13 +77,13 @@ class _AsOf:
         values = values[known].astype(np.int64)
         order = np.lexsort((times, keys))
         self.keys = keys[order]
-        self.combined = _stamp(self.keys, times[order])
+        self.combined = stamp(self.keys, times[order])
         self.cumsum = np.concatenate([[0], np.cumsum(values[order])]).astype(np.int64)
 
     def query(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         keys = keys.astype(np.int64)
         start = np.searchsorted(self.keys, keys, side="left")
-        stop = np.searchsorted(self.combined, _stamp(keys, times), side="right")
+        stop = np.searchsorted(self.combined, stamp(keys, times), side="right")
         return stop - start, self.cumsum[stop] - self.cumsum[start]
 
 
