@@ -15,7 +15,9 @@ Choose on `tune`, report `check` (the default).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -102,6 +104,7 @@ def build_router(models: Path | None) -> tuple[CaseRouter, str, float]:
     from triage.cases.default import train_default_case_model
 
     folder = Path(tempfile.mkdtemp(prefix="cases-real-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the model is loaded by then
     settings = Settings.from_env({"models_dir": folder / "models", "data_dir": folder})
     start = time.perf_counter()
     train_default_case_model(settings)
