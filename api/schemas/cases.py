@@ -8,9 +8,25 @@ from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
 from triage.config import Settings
 from triage.text.language import LANGUAGES
 
-__all__ = ["openapi"]
+__all__ = ["PREDICTION_FIELDS", "openapi"]
 
 FILER_ROLES = ("buyer", "seller")
+#: fields of triage's CasePrediction that the API returns (the view copies them into answers)
+PREDICTION_FIELDS = (
+    "category",
+    "name_zh",
+    "name_en",
+    "confidence",
+    "needs_review",
+    "close_call",
+    "threshold",
+    "language",
+    "top",
+    "entities",
+    "missing_details",
+    "explanation",
+    "model",
+)
 
 
 def _case_input(settings: Settings) -> dict[str, Any]:
@@ -48,25 +64,7 @@ def openapi(settings: Settings) -> dict[str, Any]:
     named = {"name_zh": {"type": "string"}, "name_en": {"type": "string"}}
     prediction = {
         "type": "object",
-        "required": [
-            "prediction_id",
-            "category",
-            "name_zh",
-            "name_en",
-            "confidence",
-            "needs_review",
-            "close_call",
-            "threshold",
-            "language",
-            "top",
-            "entities",
-            "missing_details",
-            "explanation",
-            "model",
-            "order_id",
-            "role",
-            "logged",
-        ],
+        "required": ["prediction_id", *PREDICTION_FIELDS, "order_id", "role", "logged"],
         "additionalProperties": False,
         "properties": {
             "prediction_id": {

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from api.auth import current_caller, requires
 from api.errors import ApiError
 from api.runtime import runtime
+from api.schemas.cases import PREDICTION_FIELDS
 from api.security import request_id
 from api.validation import field_path, parse_json_body
 from triage.cases.intake import CaseText
@@ -20,23 +21,6 @@ __all__ = ["blueprint"]
 
 log = logging.getLogger("triage.api")
 blueprint = Blueprint("cases", __name__)
-
-#: fields of triage's CasePrediction that the API returns (see the CasePrediction schema)
-PREDICTION_FIELDS = (
-    "category",
-    "name_zh",
-    "name_en",
-    "confidence",
-    "needs_review",
-    "close_call",
-    "threshold",
-    "language",
-    "top",
-    "entities",
-    "missing_details",
-    "explanation",
-    "model",
-)
 
 
 def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
