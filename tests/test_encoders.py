@@ -218,14 +218,14 @@ def test_the_embedding_cache_encodes_each_text_once(tmp_path, monkeypatch):
     cache = emb.EmbeddingCache(tmp_path / "embeddings")
     embedder = SentenceEmbedder(USE, weight=1.5)
     calls = []
-    original = SentenceEmbedder.transform
+    original = SentenceEmbedder.unit  # every encoding goes through it
 
     def counting(self, texts):
         calls.append(len(texts))
         return original(self, texts)
 
     first = cache.transform(embedder, ["还没到？？", "where's my stuff", "还没到？？"])
-    monkeypatch.setattr(SentenceEmbedder, "transform", counting)
+    monkeypatch.setattr(SentenceEmbedder, "unit", counting)
     second = cache.transform(embedder, ["where's my stuff", "花呗怎么还款", "还没到？？"])
     monkeypatch.undo()
     assert calls == [1]  # only the new text was encoded

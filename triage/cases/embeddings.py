@@ -275,8 +275,8 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         self.warm()
         return self
 
-    def transform(self, X: Iterable[str]) -> np.ndarray:
-        """Unit-length embeddings times `weight`, one float32 row per text."""
+    def unit(self, X: Iterable[str]) -> np.ndarray:
+        """Unit-length embeddings, one float32 row per text (`weight` not applied)."""
         texts = [X] if isinstance(X, str) else list(X)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -287,8 +287,11 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
                 parts.append(encoder.encode(texts[start : start + self.batch_size]))
         vectors = np.vstack(parts).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        vectors = vectors / np.maximum(norms, 1e-12)
-        return (vectors * np.float32(self.weight)).astype(np.float32)
+        return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        """Unit-length embeddings times `weight`, one float32 row per text."""
+        return (self.unit(X) * np.float32(self.weight)).astype(np.float32)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -355,10 +358,7 @@ class EmbeddingCache:
             entries = self._read(embedder.model)
             missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in entries}.items())
             if missing:
-                unit = SentenceEmbedder(embedder.model, weight=1.0, batch_size=embedder.batch_size)
-                unit.__dict__["_encoder"] = embedder.warm()._encoder  # the one already loaded
-                unit.__dict__["_lock"] = embedder._get_lock()
-                vectors = unit.transform([t for _, t in missing])
+                vectors = embedder.unit([t for _, t in missing])
                 entries.update(zip((k for k, _ in missing), vectors, strict=True))
                 try:
                     self._write(embedder.model, entries)
