@@ -303,6 +303,11 @@ PATH_ATTACKS: dict[str, Probe] = {
     "suggestion id 10 KB (dismiss)": Probe(
         "POST", "/v1/suggestions/" + "s" * 10_000 + "/dismiss", "predict", 404, "not_found"
     ),
+    "case id traversal": Probe("GET", "/v1/cases/..%2F..%2Fetc%2Fpasswd", "analyst", 404, None),
+    "case id SQL (resolve)": Probe(
+        "POST", "/v1/cases/x'%20OR%201=1--/resolve", "analyst", 404, "not_found"
+    ),
+    "case id 10 KB": Probe("GET", "/v1/cases/" + "c" * 10_000, "analyst", 404, "not_found"),
     "unknown route": Probe("GET", "/v1/../../etc/passwd", None, 404, "not_found"),
     "method not allowed": Probe("DELETE", "/v1/predictions", "admin", 405, "method_not_allowed"),
     "method not allowed on categorize": Probe(
@@ -338,6 +343,10 @@ QUERY_ATTACKS: dict[str, Probe] = {
     ),
     "offset negative": Probe("GET", "/v1/suggestions?offset=-5", "predict", 422, "invalid_value"),
     "order_id SQL": Probe("GET", "/v1/suggestions?order_id=%27%20OR%201=1--", "predict", 200, None),
+    "case status SQL": Probe(
+        "GET", "/v1/cases?status=open%27%20OR%201=1--", "analyst", 422, "invalid_value"
+    ),
+    "case order_id NUL": Probe("GET", "/v1/cases?order_id=a%00b", "analyst", 200, None),
     "order_id NUL": Probe("GET", "/v1/suggestions?order_id=a%00b", "predict", 200, None),
     "unknown parameters (taxonomy)": Probe(
         "GET", "/v1/taxonomy?admin=1&role=admin", "predict", 200, None

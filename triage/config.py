@@ -43,6 +43,9 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: project_root() / "models")
     taxonomy_path: Path = field(default_factory=lambda: project_root() / "data" / "taxonomy.yaml")
     corpus_dir: Path = field(default_factory=lambda: project_root() / "data" / "corpus")
+    #: hand-written texts whose category depends on the order (the case model's order-aware
+    #: part learns from them; triage/orders/linked.py)
+    order_cases_dir: Path = field(default_factory=lambda: project_root() / "data" / "order_cases")
     cache_dir: Path | None = None
     database_url: str | None = None
     target_precision: float = 0.9

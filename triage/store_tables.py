@@ -182,10 +182,12 @@ suggestions = sa.Table(
     ),
 )
 
-#: cases opened by accepting a suggestion: the text filed (the draft or the filer's edit), the
-#: suggestion's category, and what the case model predicted for the text (also logged in
-#: `predictions` under `prediction_id`, so that analysts can correct it with feedback); read and
-#: written by triage.cases.store only
+#: cases of stored orders: filed through categorize (origin "filed") or opened by accepting a
+#: suggestion (origin "suggestion"); the text filed, the category (the suggestion's, or the
+#: order-aware prediction for a filed case), what the case model predicted for the text with the
+#: order (`predicted_category`) and without it (`text_category`), also logged in `predictions`
+#: under `prediction_id` for feedback; open until resolved, at most one open case per order
+#: (migration 0004); read and written by triage.cases.store only
 cases = sa.Table(
     "cases",
     metadata,
@@ -205,6 +207,18 @@ cases = sa.Table(
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("prediction_id", sa.String(36), nullable=True),
     sa.Column("key_id", sa.String(12), nullable=True),
+    sa.Column("origin", sa.String(16), nullable=False, server_default="suggestion"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open", index=True),
+    sa.Column("resolved_at", UTCDateTime(), nullable=True),
+    sa.Column("text_category", sa.String(64), nullable=True),
+    sa.Column("filer_role", sa.String(16), nullable=True),
+    sa.Index(
+        "uq_cases_open_order",
+        "order_id",
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ),
 )
 
 

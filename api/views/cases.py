@@ -1,21 +1,37 @@
-"""``POST /v1/cases/categorize``: one case or a batch to categories, logged for feedback."""
+"""``POST /v1/cases/categorize``: one case or a batch to categories, logged for feedback.
+
+A case that names an order the service has stored (its ``order_id``, or an order id in its
+text) is categorized with what the order says (triage.cases.order_aware), answers with the
+order (``order``), and is filed as that order's case unless ``file`` is false
+(triage.orders.filing: one order, one case). ``GET /v1/cases``, ``GET /v1/cases/{id}`` and
+``POST /v1/cases/{id}/resolve`` are the analysts'.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import uuid
+from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
-from api.runtime import runtime
-from api.schemas.cases import PREDICTION_FIELDS
+from api.runtime import Runtime, runtime
+from api.schemas.cases import MAX_CASE_OFFSET, MAX_CASE_PAGE, PREDICTION_FIELDS
 from api.security import request_id
-from api.validation import field_path, parse_json_body
+from api.validation import field_path, parse_json_body, query_int
 from triage.cases.intake import CaseText
 from triage.cases.intake import categorize as categorize_cases
-from triage.errors import StoreError
+from triage.cases.router import CasePrediction
+from triage.cases.store import CASE_ORIGINS, CASE_STATUSES, CaseRecord
+from triage.errors import NotFoundError, StoreError
+from triage.orders.context import OrderContext
+from triage.orders.filing import file_case, find_orders, order_contexts
+from triage.orders.risk.scoring import RISK_MODEL_NAME
+from triage.store_tables import utcnow
 
 __all__ = ["blueprint"]
 
@@ -49,22 +65,32 @@ def categorize() -> ResponseReturnValue:
     batch = "cases" in body
     cases: list[dict] = body["cases"] if batch else [body]
     _check_sizes(cases, batch, settings.max_text_bytes)
+    now = utcnow()
+    named, contexts = _orders_named(state, cases, now)
     categorized = categorize_cases(
         state.models.case_router(),
         [
-            CaseText(case["text"], case.get("lang"), case.get("role"), case.get("order_id"))
-            for case in cases
+            CaseText(
+                case["text"],
+                case.get("lang"),
+                case.get("role"),
+                named.get(i, case.get("order_id")),
+                contexts[named[i]].linked() if i in named else None,
+            )
+            for i, case in enumerate(cases)
         ],
         key_id=current_caller().key_id,
         request_id=request_id()[:36],
+        now=now,
     )
     results = []
     for case, done in zip(cases, categorized, strict=True):
         # the documented fields only, shallow (asdict's deep copy is wasted time here)
         result = {"prediction_id": done.record.id}
         result.update((name, getattr(done.prediction, name)) for name in PREDICTION_FIELDS)
-        result["order_id"] = case.get("order_id")
+        result["order_id"] = done.record.order_id
         result["role"] = case.get("role")
+        result["order"] = None
         results.append(result)
     logged = True
     try:
@@ -74,6 +100,128 @@ def categorize() -> ResponseReturnValue:
             raise
         log.warning("prediction log unavailable; answering without logging (log_without_db)")
         logged = False
-    for result in results:
+    for i, result in enumerate(results):
         result["logged"] = logged
+        if i in named:
+            context = contexts[named[i]]
+            if logged and cases[i].get("file", True):
+                _file(state, context, cases[i], categorized[i], now)
+            result["order"] = _order_document(context, categorized[i].prediction)
     return jsonify({"results": results}) if batch else jsonify(results[0])
+
+
+def _orders_named(
+    state: Runtime, cases: list[dict], now: dt.datetime
+) -> tuple[dict[int, str], dict[str, OrderContext]]:
+    """The stored order each case names (by position) and what the service knows about each.
+    With the database down and TRIAGE_LOG_WITHOUT_DB on, none (the text alone decides)."""
+    try:
+        service = state.order_service()
+        named = find_orders(
+            service, [c["text"] for c in cases], [c.get("order_id") for c in cases]
+        )
+        contexts = order_contexts(service, named.values(), state.models.loaded(RISK_MODEL_NAME), now)
+    except StoreError:
+        if not state.settings.log_without_db:
+            raise
+        log.warning("orders unavailable; categorizing from the text alone (log_without_db)")
+        return {}, {}
+    return {i: o for i, o in named.items() if o in contexts}, contexts
+
+
+def _file(
+    state: Runtime, context: OrderContext, case: dict, done: Any, now: dt.datetime
+) -> None:
+    """File the case for its order (one order, one case); `context.case` becomes the order's
+    case, ``created`` saying whether this request stored it."""
+    prediction: CasePrediction = done.prediction
+    record = CaseRecord(
+        id=f"case_{uuid.uuid4().hex[:16]}",
+        order_id=context.order_id,
+        category=prediction.category,
+        text=case["text"],
+        language=prediction.language,
+        created_at=now,
+        suggestion_id=None,
+        predicted_category=prediction.category,
+        confidence=prediction.confidence,
+        needs_review=prediction.needs_review,
+        model_name=prediction.model["name"],
+        model_version=prediction.model["version"],
+        prediction_id=done.record.id,
+        key_id=done.record.key_id,
+        origin="filed",
+        text_category=(prediction.text_only or {}).get("category"),
+        filer_role=case.get("role"),
+    )
+    stored, created = file_case(state.order_service(), record)
+    context.case = {
+        "id": stored.id,
+        "status": stored.status,
+        "origin": stored.origin,
+        "created": created,
+    }
+    if stored.suggestion_id is not None:
+        context.suggestion = {"id": stored.suggestion_id, "status": "accepted"}
+
+
+def _order_document(context: OrderContext, prediction: CasePrediction) -> dict[str, Any]:
+    document = context.to_dict()
+    document["text_only"] = prediction.text_only
+    document["evidence"] = prediction.evidence
+    document["details"] = prediction.order_details
+    return document
+
+
+def _case_document(case: CaseRecord) -> dict[str, Any]:
+    return case.to_dict()
+
+
+@blueprint.get("/v1/cases")
+@requires("analyst")
+def list_cases() -> ResponseReturnValue:
+    """Cases newest first; filter by `status`, `origin` and `order_id`, page with `offset`."""
+    filters = {}
+    for name, allowed in (("status", CASE_STATUSES), ("origin", CASE_ORIGINS)):
+        value = request.args.get(name)
+        if value is not None and value not in allowed:
+            raise ApiError(
+                422,
+                "invalid_value",
+                f"{name}: must be one of {', '.join(allowed)}",
+                {"field": name, "rule": "enum", "allowed": list(allowed)},
+            )
+        filters[name] = value
+    limit = query_int("limit", 100, 1, MAX_CASE_PAGE)
+    offset = query_int("offset", 0, 0, MAX_CASE_OFFSET)
+    found = runtime().order_service().cases.list(
+        **filters, order_id=request.args.get("order_id") or None, limit=limit + 1, offset=offset
+    )
+    return {
+        "cases": [_case_document(c) for c in found[:limit]],
+        "next_offset": offset + limit if len(found) > limit else None,
+    }
+
+
+@blueprint.get("/v1/cases/<case_id>")
+@requires("analyst")
+def get_case(case_id: str) -> ResponseReturnValue:
+    """One case with its order's story."""
+    state = runtime()
+    case = state.order_service().cases.get(case_id)
+    if case is None:
+        raise NotFoundError(f"no case {case_id}")
+    document = _case_document(case)
+    contexts = order_contexts(
+        state.order_service(), [case.order_id], state.models.loaded(RISK_MODEL_NAME), utcnow()
+    )
+    context = contexts.get(case.order_id)
+    document["order"] = context.to_dict() if context is not None else None
+    return document
+
+
+@blueprint.post("/v1/cases/<case_id>/resolve")
+@requires("analyst")
+def resolve_case(case_id: str) -> ResponseReturnValue:
+    """Resolve an open case (409 when it is resolved already)."""
+    return _case_document(runtime().order_service().cases.resolve(case_id))

@@ -39,11 +39,21 @@ def train_default_case_model(
         model, test["text"].tolist(), test["category"].tolist(), test["language"].tolist()
     )
     predicted = model.classes_[proba.argmax(axis=1)]
+    # the order-aware part learns from held-out rows only (see triage.orders.linked)
+    from triage.orders.linked import attach_order_stack
+
+    if progress:
+        progress("fitting the order-aware part on order-linked cases")
+    order_aware = attach_order_stack(model, test, settings.order_cases_dir, seed=seed)
     metadata = model_metadata(
         model,
         train["text"].tolist(),
         train["category"].tolist(),
-        metrics={"held_out": metrics, "cross_validation": model.cv_metrics_},
+        metrics={
+            "held_out": metrics,
+            "cross_validation": model.cv_metrics_,
+            "order_aware": order_aware,
+        },
         source=f"seed corpus {settings.corpus_dir} (split=train)",
         seed=seed,
     )

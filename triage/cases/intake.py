@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from triage.cases.order_aware import LinkedOrder
 from triage.store import PredictionRecord
 from triage.store_tables import utcnow
 from triage.text.entities import redact
@@ -37,6 +38,7 @@ class CaseText:
     language: str | None = None  # forced; detected when None
     role: str | None = None  # buyer or seller
     order_id: str | None = None
+    order: LinkedOrder | None = None  # the stored order it names, when the service knows it
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,11 @@ def categorize(
 ) -> list[Categorized]:
     """Categorize `cases` in one batch and make each one's prediction-log record (not written)."""
     languages = [case.language for case in cases]
+    orders = [case.order for case in cases]
     predictions = router.predict(
-        [case.text for case in cases], languages if any(languages) else None
+        [case.text for case in cases],
+        languages if any(languages) else None,
+        orders if any(orders) else None,
     )
     now = now or utcnow()
     return [

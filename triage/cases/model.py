@@ -403,8 +403,13 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
     def needs_review(self, proba: np.ndarray) -> np.ndarray:
         """True where the top probability is below its class threshold (full head's) or its
         floor (`min_confidence`)."""
+        return proba.max(axis=1) < self.review_thresholds(proba)
+
+    def review_thresholds(self, proba: np.ndarray) -> np.ndarray:
+        """Per row, the confidence its top class needs to be routed without review: the class
+        threshold of the full head, or its floor (`min_confidence`) when higher."""
         self._check_fitted()
-        return proba.max(axis=1) < np.maximum(self.thresholds_, self._floors())[proba.argmax(axis=1)]
+        return np.maximum(self.thresholds_, self._floors())[np.asarray(proba).argmax(axis=1)]
 
     def _floors(self) -> np.ndarray:
         """`min_confidence` as one floor per class, in the order of `classes_`."""

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from triage.cases.details import missing_details
+from triage.cases.details import missing_details, supplied_details
 from triage.cases.model import CaseClassifier
+from triage.cases.order_aware import LinkedOrder
 from triage.errors import InputError, ModelError
 from triage.registry import LoadedModel, Registry
 from triage.taxonomy import Taxonomy
@@ -43,6 +44,11 @@ class CasePrediction:
     missing_details: list[dict] = field(default_factory=list)
     explanation: list[dict] = field(default_factory=list)
     model: dict = field(default_factory=dict)
+    # with an order (CaseRouter.predict's `orders`): the text-only prediction, the order's facts
+    # that moved it, and the required details the order supplied
+    text_only: dict | None = None
+    evidence: list[dict] = field(default_factory=list)
+    order_details: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,9 +103,17 @@ class CaseRouter:
         return self
 
     def predict(
-        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+        self,
+        texts: Sequence[str],
+        languages: Sequence[str | None] | None = None,
+        orders: Sequence[LinkedOrder | None] | None = None,
     ) -> list[CasePrediction]:
-        """Predict every text; `languages` may force a text's language (zh, en or mixed)."""
+        """Predict every text; `languages` may force a text's language (zh, en or mixed).
+
+        `orders` gives a text's order (None: the case names none): its facts move the category
+        through the model's order-aware part (triage.cases.order_aware; the text-only answer is
+        kept in `text_only`), and the details it supplies are not asked for. Without `orders`,
+        or for a text without one, the answer is the text-only one exactly."""
         texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
@@ -108,9 +122,33 @@ class CaseRouter:
             raise InputError("languages must have one entry per text")
         if not texts:
             return []
+        if orders is not None and len(orders) != len(texts):
+            raise InputError("orders must have one entry per text")
         model = self.model
         scored = model.scores(texts)
         matrix, proba = scored.matrix, scored.proba
+        text_proba = proba
+        linked = [] if orders is None else [i for i, o in enumerate(orders) if o is not None]
+        stack = getattr(model, "order_stack_", None)
+        needs_review, thresholds, close_call = (
+            scored.needs_review,
+            scored.thresholds,
+            scored.close_call,
+        )
+        if linked and stack is not None:
+            assert orders is not None
+            proba, needs_review = proba.copy(), needs_review.copy()
+            thresholds, close_call = thresholds.copy(), close_call.copy()
+            aware = stack.predict_proba(proba[linked], [orders[i].facts for i in linked])
+            proba[linked] = aware
+            thresholds[linked] = model.review_thresholds(aware)
+            with np.errstate(invalid="ignore"):  # the foreign-text guard of the text still holds
+                foreign = scored.encoded[linked] & (
+                    scored.similarity[linked] < model.min_similarity
+                )
+            needs_review[linked] = (aware.max(axis=1) < thresholds[linked]) | foreign
+            top_two = np.sort(aware, axis=1)[:, -2:]
+            close_call[linked] = (top_two[:, 1] - top_two[:, 0]) < model.close_call_margin
         order = np.argsort(-proba, axis=1)[:, : self.top_k]
         meta = {"name": self.name, "version": self.version}
         out = []
@@ -118,17 +156,38 @@ class CaseRouter:
             best = int(order[i, 0])
             category = str(model.classes_[best])
             confidence = float(proba[i, best])
-            threshold = float(scored.thresholds[i])
+            threshold = float(thresholds[i])
+            linked_order = orders[i] if orders is not None else None
             forced = languages[i] if languages is not None else None
             if forced is not None and forced not in LANGUAGES:
                 raise InputError(f"language must be one of {LANGUAGES}, not {forced!r}")
             language = forced or detect_language(text)
             entities = extract_entities(text)
             details: list[dict] = []
+            supplied = dict(linked_order.details) if linked_order is not None else {}
+            from_order: list[dict] = []
             if self.taxonomy is not None and category in self.taxonomy:
+                normalized, reply = normalize(text), reply_language(language)
                 details = missing_details(
-                    self.taxonomy[category], normalize(text), entities, reply_language(language)
+                    self.taxonomy[category], normalized, entities, reply, supplied
                 )
+                if supplied:
+                    from_order = supplied_details(
+                        self.taxonomy[category], normalized, entities, reply, supplied
+                    )
+            text_only, evidence = None, []
+            if linked_order is not None:
+                text_best = int(np.argmax(text_proba[i]))
+                text_category = str(model.classes_[text_best])
+                only_zh, only_en = self._names(text_category)
+                text_only = {
+                    "category": text_category,
+                    "name_zh": only_zh,
+                    "name_en": only_en,
+                    "confidence": round(float(text_proba[i, text_best]), 4),
+                }
+                if stack is not None:
+                    evidence = stack.evidence(text_proba[i], linked_order.facts, category)
             name_zh, name_en = self._names(category)
             top = []
             for j in order[i]:
@@ -148,15 +207,18 @@ class CaseRouter:
                     name_zh=name_zh,
                     name_en=name_en,
                     confidence=round(confidence, 4),
-                    needs_review=bool(scored.needs_review[i]),
+                    needs_review=bool(needs_review[i]),
                     threshold=round(threshold, 4),
                     language=language,
-                    close_call=bool(scored.close_call[i]),
+                    close_call=bool(close_call[i]),
                     top=top,
                     entities=[e.to_dict() for e in entities],
                     missing_details=details,
                     explanation=model.explain_row(matrix[i], best, self.explain_terms),
                     model=meta,
+                    text_only=text_only,
+                    evidence=evidence,
+                    order_details=from_order,
                 )
             )
         return out

@@ -213,6 +213,11 @@ def retrain_cases(
         target_precision=settings.target_precision,
         progress=progress,
     )
+    from triage.orders.linked import attach_order_stack  # the order-aware part, as bootstrap's
+
+    attach_order_stack(
+        challenger, corpus[corpus["split"] == "test"], settings.order_cases_dir, seed=seed
+    )
     languages = frozen["language"].tolist() if frozen["language"].notna().all() else None
     new_metrics, new_proba = evaluate_case_model(
         challenger, frozen["text"].tolist(), frozen["category"].tolist(), languages

@@ -336,6 +336,8 @@ class OrderService:
             model_version=prediction.model["version"],
             prediction_id=done.record.id,
             key_id=key_id,
+            origin="suggestion",
+            text_category=prediction.category,
         )
         accepted = self.suggestions.accept(suggestion_id, case, done.record)
         return accepted, case, prediction

@@ -193,18 +193,25 @@ class DatabaseSuggestionStore:
         prediction: PredictionRecord | None = None,
     ) -> Suggestion:
         """Mark the open suggestion accepted with `case` (created now, same transaction) and
-        log the case model's `prediction`; `NotFoundError` / `ConflictError` otherwise."""
-        with self.store.transaction(write=True) as conn:
-            result = conn.execute(
-                suggestions.update()
-                .where(suggestions.c.id == suggestion_id, suggestions.c.status == OPEN)
-                .values(status="accepted", decided_at=case.created_at, case_id=case.id)
-            )
-            if result.rowcount != 1:
-                self._refuse(conn, suggestion_id)
-            if prediction is not None:
-                conn.execute(INSERT_PREDICTIONS, [prediction.__dict__])
-            CaseStore.insert(conn, case)
+        log the case model's `prediction`; `NotFoundError` / `ConflictError` otherwise (also
+        when the order has an open case already: one order, one case)."""
+        try:
+            with self.store.transaction(write=True) as conn:
+                result = conn.execute(
+                    suggestions.update()
+                    .where(suggestions.c.id == suggestion_id, suggestions.c.status == OPEN)
+                    .values(status="accepted", decided_at=case.created_at, case_id=case.id)
+                )
+                if result.rowcount != 1:
+                    self._refuse(conn, suggestion_id)
+                if prediction is not None:
+                    conn.execute(INSERT_PREDICTIONS, [prediction.__dict__])
+                CaseStore.insert(conn, case)
+        except exc.IntegrityError:
+            raise ConflictError(
+                f"order {case.order_id} has an open case already; suggestion {suggestion_id} "
+                "stays open"
+            ) from None
         accepted = self.get(suggestion_id)
         assert accepted is not None  # written just above; suggestions are never deleted
         return accepted

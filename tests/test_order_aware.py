@@ -1,0 +1,152 @@
+"""The order-aware part of the case model (triage.cases.order_aware), the order facts it reads
+(triage.orders.context) and the order-dependent texts it learns from (data/order_cases)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from triage.cases.order_aware import ORDER_STATES, OrderFacts, OrderStack, fact_matrix
+from triage.corpus import find_near_duplicates
+from triage.errors import DataFileError, InputError, ModelError
+from triage.orders.context import order_facts
+from triage.orders.linked import (
+    PLAUSIBLE,
+    ambiguous_cases,
+    clear_cases,
+    load_order_dependent,
+    simulated_facts,
+)
+from triage.taxonomy import load_taxonomy
+
+
+def test_the_order_dependent_texts_are_many_varied_and_valid(corpus):
+    frame = load_order_dependent(categories=load_taxonomy().ids)
+    counts = frame["language"].value_counts()
+    assert counts["zh"] >= 150 and counts["en"] >= 150  # issue 13: 150 per language at least
+    assert frame["text"].is_unique
+    # none close to another, nor to a corpus text (the corpus's own near-duplicate rule)
+    texts = pd.concat([frame["text"], corpus["text"]], ignore_index=True)
+    pairs = find_near_duplicates(texts.tolist())
+    assert [(i, j) for i, j, _ in pairs if i < len(frame)] == []
+    # every text depends on the order: two states at least with different categories
+    assert all(len(set(b.values())) >= 2 for b in frame["by_state"])
+    assert set(frame["split"]) == {"train", "test"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    (
+        ("not json", "not JSON"),
+        ('{"text": "x"}', "needs text and by_state"),
+        ('{"text": "x", "by_state": {"lost": "shipping_delay", "delivered": "x"}}', "unknown"),
+        ('{"text": "x", "by_state": {"in_transit": "a", "delivered": "a"}}', "two categories"),
+    ),
+)
+def test_bad_order_dependent_files_are_refused(tmp_path, line, message):
+    (tmp_path / "bad.jsonl").write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=message):
+        load_order_dependent(tmp_path)
+
+
+def test_order_facts_only_know_the_past():
+    now = pd.Timestamp("2024-03-10T12:00:00Z")
+    orders = pd.DataFrame(
+        {
+            "order_id": ["A", "B", "C", "D"],
+            "purchased_at": pd.to_datetime(["2024-03-01"] * 4, utc=True),
+            "promised_date": pd.to_datetime(["2024-03-05"] * 4, utc=True),
+            "delivered_at": pd.to_datetime([None, None, None, "2024-03-12"], utc=True),
+            "canceled": [False, False, True, False],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "order_id": ["A", "B", "B", "D"],
+            "time": pd.to_datetime(
+                ["2024-03-02", "2024-03-02", "2024-03-11", "2024-03-03"], utc=True
+            ),
+            "event_type": ["label_created", "picked_up", "delivered", "picked_up"],
+            "location": ["", "GD", "SH", "GD"],
+        }
+    )
+    facts = order_facts(orders, events, now).set_index("order_id")
+    # A: a label only; B: delivered tomorrow (unknown now); C: canceled; D: delivered later
+    assert facts["status"].to_dict() == {
+        "A": "not_shipped",
+        "B": "in_transit",
+        "C": "canceled",
+        "D": "in_transit",
+    }
+    assert facts.loc["B", "days_late"] == pytest.approx(4.5)  # past the end of Mar 5
+    assert facts.loc["C", "days_late"] == 0
+    assert facts.loc["B", "days_since_last_event"] == pytest.approx(8.5)
+    assert facts.loc["B", "last_event_row"] == 1 and facts.loc["A", "handed_over"] == 0
+    later = order_facts(orders, events, pd.Timestamp("2024-03-13T00:00:00Z")).set_index("order_id")
+    assert later.loc["B", "status"] == "delivered" and later.loc["D", "status"] == "delivered"
+    assert later.loc["D", "days_late"] == pytest.approx(6.0)  # delivered Mar 12, due end Mar 5
+
+
+def test_facts_are_validated_and_encoded():
+    with pytest.raises(InputError, match="status"):
+        OrderFacts("lost")
+    silent = OrderFacts("in_transit", 3.0, True, 9.0)
+    x = fact_matrix([silent, OrderFacts("delivered")])
+    assert x[0, ORDER_STATES.index("in_transit")] == 1 and x[0, -1] == 1 and x[0, 4] == 1
+    assert x[1].sum() == 1
+
+
+def test_the_stack_learns_a_prior_per_state_and_keeps_the_text_elsewhere():
+    """Synthetic: two delivery categories the text cannot tell apart, a third it can."""
+    rng = np.random.default_rng(0)
+    classes = ["not_received", "product_quality", "shipping_delay"]
+    proba, facts, labels = [], [], []
+    for _ in range(600):
+        state = ORDER_STATES[rng.integers(2) + 1]  # in_transit or delivered
+        if rng.random() < 0.3:  # a clear product_quality text
+            proba.append([0.1, 0.8, 0.1])
+            labels.append("product_quality")
+            state = "delivered"
+        else:  # "where is it": the text says shipping_delay either way
+            proba.append([0.35, 0.05, 0.6])
+            labels.append("not_received" if state == "delivered" else "shipping_delay")
+        facts.append(OrderFacts(state))
+    stack = OrderStack().fit(np.array(proba), facts, labels, classes)
+    where = np.array([[0.35, 0.05, 0.6]] * 2)
+    got = stack.predict_proba(where, [OrderFacts("in_transit"), OrderFacts("delivered")])
+    assert [classes[i] for i in got.argmax(axis=1)] == ["shipping_delay", "not_received"]
+    clear = stack.predict_proba(np.array([[0.1, 0.8, 0.1]]), [OrderFacts("delivered")])
+    assert classes[int(clear.argmax())] == "product_quality"
+    evidence = stack.evidence(where[1], OrderFacts("delivered"), "not_received")
+    assert evidence[0]["fact"] == "status" and evidence[0]["value"] == "delivered"
+    with pytest.raises(ModelError, match="not fitted"):
+        OrderStack().predict_proba(where, facts[:2])
+    with pytest.raises(InputError, match="not among the classes"):
+        OrderStack().fit(np.array(proba), facts, ["lost"] * len(facts), classes)
+
+
+def test_linked_cases_join_texts_with_plausible_orders():
+    facts = simulated_facts(800, seed=3, moments=4)
+    assert {f.status for f in facts} == set(ORDER_STATES)
+    clear = pd.DataFrame(
+        {
+            "text": ["broken on arrival", "fee question"],
+            "category": ["product_quality", "payment_fee"],
+            "language": ["en", "en"],
+        }
+    )
+    joined = clear_cases(clear, facts, per_text=3)
+    assert len(joined) == 6 and joined.kind == ["clear"] * 6
+    assert all(PLAUSIBLE["product_quality"](f) for f in joined.facts[:3])
+    dependent = pd.DataFrame(
+        {
+            "text": ["where is it"],
+            "language": ["en"],
+            "by_state": [{"in_transit": "shipping_delay", "delivered": "not_received"}],
+        }
+    )
+    expanded = ambiguous_cases(dependent, facts)
+    assert [(f.status, y) for f, y in zip(expanded.facts, expanded.labels, strict=True)] == [
+        ("in_transit", "shipping_delay"),
+        ("delivered", "not_received"),
+    ]
+    assert simulated_facts(800, seed=3, moments=4) == facts  # the same draw
