@@ -295,11 +295,6 @@ class ModelSet:
     def case_router(self) -> CaseRouter:
         return self.get(CASE_MODEL_NAME)
 
-    def loaded(self, name: str) -> Any:
-        """The served object of `name`, or None when it is not loaded (an optional model)."""
-        served = self._served.get(name)
-        return served.model if served is not None else None
-
 
 def _watch(
     ref: weakref.ReferenceType[ModelSet],

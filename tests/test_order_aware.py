@@ -8,7 +8,7 @@ import pytest
 from triage.cases.order_aware import ORDER_STATES, OrderFacts, OrderStack, fact_matrix
 from triage.corpus import find_near_duplicates
 from triage.errors import DataFileError, InputError, ModelError
-from triage.orders.context import order_facts
+from triage.orders.context import order_facts, order_state
 from triage.orders.linked import (
     PLAUSIBLE,
     ambiguous_cases,
@@ -69,21 +69,27 @@ def test_order_facts_only_know_the_past():
             "location": ["", "GD", "SH", "GD"],
         }
     )
-    facts = order_facts(orders, events, now).set_index("order_id")
+    facts = dict(zip(orders["order_id"], order_facts(orders, events, now), strict=True))
     # A: a label only; B: delivered tomorrow (unknown now); C: canceled; D: delivered later
-    assert facts["status"].to_dict() == {
+    assert {k: f.status for k, f in facts.items()} == {
         "A": "not_shipped",
         "B": "in_transit",
         "C": "canceled",
         "D": "in_transit",
     }
-    assert facts.loc["B", "days_late"] == pytest.approx(4.5)  # past the end of Mar 5
-    assert facts.loc["C", "days_late"] == 0
-    assert facts.loc["B", "days_since_last_event"] == pytest.approx(8.5)
-    assert facts.loc["B", "last_event_row"] == 1 and facts.loc["A", "handed_over"] == 0
-    later = order_facts(orders, events, pd.Timestamp("2024-03-13T00:00:00Z")).set_index("order_id")
-    assert later.loc["B", "status"] == "delivered" and later.loc["D", "status"] == "delivered"
-    assert later.loc["D", "days_late"] == pytest.approx(6.0)  # delivered Mar 12, due end Mar 5
+    assert facts["B"].days_late == pytest.approx(4.5)  # past the end of Mar 5
+    assert facts["C"].days_late == 0
+    assert facts["B"].days_since_last_event == pytest.approx(8.5)
+    assert facts["A"].handed_over is False and facts["B"].handed_over is True
+    later = order_facts(orders, events, pd.Timestamp("2024-03-13T00:00:00Z"))
+    assert [f.status for f in later] == ["not_shipped", "delivered", "canceled", "delivered"]
+    assert later[3].days_late == pytest.approx(6.0)  # delivered Mar 12, due by the end of Mar 5
+    state = order_state(
+        orders.iloc[1].to_dict(),
+        events[events["order_id"] == "B"].to_dict("records"),
+        pd.Timestamp("2024-03-13T00:00:00Z").to_pydatetime(),
+    )
+    assert state.last_event["event_type"] == "delivered" and state.delivered_at.day == 11
 
 
 def test_facts_are_validated_and_encoded():

@@ -95,3 +95,28 @@ def test_versions_made_in_one_second_are_listed_in_the_order_they_were_made(tmp_
     made = [registry.create("m", {"n": i}, {}) for i in range(12)]  # a few milliseconds
     assert len(set(made)) == 12
     assert [meta["version"] for meta in registry.versions("m")] == made
+
+
+def test_a_model_pickled_before_the_orders_modules_moved_still_loads(tmp_path):
+    """Artifacts name their classes' modules; triage/orders/baseline.py became
+    triage/orders/risk/baseline.py (docs/ARCHITECTURE.md): the registry maps the old path."""
+    import json
+    import pickle
+    import sys
+
+    from triage.orders.risk.baseline import LogisticRiskModel
+    from triage.registry import load_model_dir, save_model_dir, sha256_file
+
+    folder = tmp_path / "m"
+    save_model_dir(folder, LogisticRiskModel(), {"name": "risk", "version": "old"})
+    # the artifact as an older release wrote it: the class under its old module path
+    text = pickle.dumps(LogisticRiskModel(), protocol=0)
+    old = text.replace(b"triage.orders.risk.baseline", b"triage.orders.baseline")
+    assert old != text
+    metadata = json.loads((folder / "metadata.json").read_text())
+    artifact = folder / metadata["artifact"]["file"]
+    artifact.write_bytes(old)
+    metadata["artifact"]["sha256"] = sha256_file(artifact)
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    sys.modules.pop("triage.orders.baseline", None)
+    assert isinstance(load_model_dir(folder).model, LogisticRiskModel)

@@ -26,6 +26,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -246,12 +247,48 @@ def load_model_dir(directory: str | Path) -> LoadedModel:
             "or install the versions it was trained with."
         )
     try:
-        model = joblib.load(artifact)
+        try:
+            model = joblib.load(artifact)
+        except ModuleNotFoundError as exc:
+            if exc.name not in MOVED_MODULES:
+                raise
+            _alias_moved_modules()  # an artifact pickled before the modules moved
+            model = joblib.load(artifact)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable artifact
         raise IntegrityError(
             f"{artifact}: cannot be loaded ({type(exc).__name__}: {exc})"
         ) from None
     return LoadedModel(model=model, metadata=metadata, path=directory)
+
+
+#: modules that moved when triage/orders was split into data, risk and suggestions
+#: (docs/ARCHITECTURE.md): models saved before name the old paths in their pickles
+MOVED_MODULES = {
+    **{f"triage.orders.{m}": f"triage.orders.data.{m}" for m in ("schema", "records", "olist")},
+    **{f"triage.orders.{m}": f"triage.orders.data.{m}" for m in ("simulator",)},
+    **{
+        f"triage.orders.{m}": f"triage.orders.risk.{m}"
+        for m in (
+            "baseline",
+            "features",
+            "history",
+            "history_cache",
+            "model",
+            "reasons",
+            "scoring",
+            "snapshots",
+            "training",
+        )
+    },
+}
+
+
+def _alias_moved_modules() -> None:
+    """Let the old module paths of `MOVED_MODULES` name the modules they moved to."""
+    import importlib
+
+    for old, new in MOVED_MODULES.items():
+        sys.modules.setdefault(old, importlib.import_module(new))
 
 
 def new_version() -> str:

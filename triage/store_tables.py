@@ -28,6 +28,7 @@ __all__ = [
     "cases",
     "feedback",
     "metadata",
+    "order_risks",
     "orders",
     "predictions",
     "suggestions",
@@ -141,6 +142,18 @@ orders = sa.Table(
     # the data version of the last save that wrote the order or one of its events (migration
     # 0003): workers reload only the orders above the version they hold (triage.orders.storage)
     sa.Column("version", sa.BigInteger(), nullable=False, server_default=sa.text("0"), index=True),
+)
+
+#: the latest risk of each stored order, written whenever the service scores it (an ingest of
+#: the order or its events, a rescoring): what a case filed for the order shows (migration 0004)
+order_risks = sa.Table(
+    "order_risks",
+    metadata,
+    sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.order_id"), primary_key=True),
+    sa.Column("p_late", sa.Float(), nullable=False),
+    sa.Column("flagged", sa.Boolean(), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("as_of", UTCDateTime(), nullable=False),
 )
 
 #: tracking events; the same (order, time, type) is stored once

@@ -30,7 +30,6 @@ from triage.cases.store import CASE_ORIGINS, CASE_STATUSES, CaseRecord
 from triage.errors import NotFoundError, StoreError
 from triage.orders.context import OrderContext
 from triage.orders.filing import file_case, find_orders, order_contexts
-from triage.orders.risk.scoring import RISK_MODEL_NAME
 from triage.store_tables import utcnow
 
 __all__ = ["blueprint"]
@@ -117,10 +116,8 @@ def _orders_named(
     With the database down and TRIAGE_LOG_WITHOUT_DB on, none (the text alone decides)."""
     try:
         service = state.order_service()
-        named = find_orders(
-            service, [c["text"] for c in cases], [c.get("order_id") for c in cases]
-        )
-        contexts = order_contexts(service, named.values(), state.models.loaded(RISK_MODEL_NAME), now)
+        named = find_orders(service, [c["text"] for c in cases], [c.get("order_id") for c in cases])
+        contexts = order_contexts(service, named.values(), now)
     except StoreError:
         if not state.settings.log_without_db:
             raise
@@ -129,9 +126,7 @@ def _orders_named(
     return {i: o for i, o in named.items() if o in contexts}, contexts
 
 
-def _file(
-    state: Runtime, context: OrderContext, case: dict, done: Any, now: dt.datetime
-) -> None:
+def _file(state: Runtime, context: OrderContext, case: dict, done: Any, now: dt.datetime) -> None:
     """File the case for its order (one order, one case); `context.case` becomes the order's
     case, ``created`` saying whether this request stored it."""
     prediction: CasePrediction = done.prediction
@@ -194,8 +189,12 @@ def list_cases() -> ResponseReturnValue:
         filters[name] = value
     limit = query_int("limit", 100, 1, MAX_CASE_PAGE)
     offset = query_int("offset", 0, 0, MAX_CASE_OFFSET)
-    found = runtime().order_service().cases.list(
-        **filters, order_id=request.args.get("order_id") or None, limit=limit + 1, offset=offset
+    found = (
+        runtime()
+        .order_service()
+        .cases.list(
+            **filters, order_id=request.args.get("order_id") or None, limit=limit + 1, offset=offset
+        )
     )
     return {
         "cases": [_case_document(c) for c in found[:limit]],
@@ -212,9 +211,7 @@ def get_case(case_id: str) -> ResponseReturnValue:
     if case is None:
         raise NotFoundError(f"no case {case_id}")
     document = _case_document(case)
-    contexts = order_contexts(
-        state.order_service(), [case.order_id], state.models.loaded(RISK_MODEL_NAME), utcnow()
-    )
+    contexts = order_contexts(state.order_service(), [case.order_id], utcnow())
     context = contexts.get(case.order_id)
     document["order"] = context.to_dict() if context is not None else None
     return document

@@ -67,6 +67,11 @@ class CaseRecord:
         return out
 
 
+_OPEN_CASES = sa.select(cases).where(
+    cases.c.order_id.in_(sa.bindparam("ids", expanding=True)), cases.c.status == "open"
+)
+
+
 class CaseStore:
     """The ``cases`` table of the service database."""
 
@@ -92,17 +97,12 @@ class CaseStore:
         ).first()
         return CaseRecord(**row._asdict()) if row is not None else None
 
-    def open_cases(self, order_ids: Iterable[str]) -> dict[str, CaseRecord]:
-        """The open case of each of `order_ids` that has one."""
-        wanted = sorted(set(order_ids))
-        found: dict[str, CaseRecord] = {}
-        with self.store.transaction() as conn:
-            for start in range(0, len(wanted), CHUNK):
-                query = sa.select(cases).where(
-                    cases.c.order_id.in_(wanted[start : start + CHUNK]), cases.c.status == "open"
-                )
-                found.update((r.order_id, CaseRecord(**r._asdict())) for r in conn.execute(query))
-        return found
+    @staticmethod
+    def open_cases_in(conn: Any, order_ids: Iterable[str]) -> dict[str, CaseRecord]:
+        """The open case of each of `order_ids` that has one (the caller's transaction)."""
+        wanted = sorted(set(order_ids))[:CHUNK]
+        rows = conn.execute(_OPEN_CASES, {"ids": wanted})
+        return {row.order_id: CaseRecord(**row._asdict()) for row in rows}
 
     def list(
         self,

@@ -1,96 +1,111 @@
 """What the service knows about the order a case names: its state, tracking, lateness, risk
 and suggestion, as of the moment the case is filed.
 
-    >>> facts = order_facts(orders, events, now)        # one row per order, vectorized
-    >>> context = OrderContext.build(order_row, facts_row, events_of_order, now=now)
+    >>> state = order_state(order, events, now)          # one order: a few microseconds
+    >>> context = OrderContext.build(order, events, state)
+    >>> frame = order_facts(orders_table, events_table, now)   # many orders (training data)
 
-`order_facts` turns canonical tables (triage.orders.data.schema) into the case-side
-`OrderFacts` the order-aware model reads (triage.cases.order_aware): status (not_shipped,
-in_transit, delivered, canceled), days late, handed over, days since the last tracking event.
-The same function serves the service (one stored order), `triage predict cases --orders` (an
-orders file) and the simulated training cases (triage.orders.linked), so that what the model
-learned from and what it is shown cannot differ.
+`order_state` is the one definition of an order's state as a case sees it (status
+not_shipped, in_transit, delivered or canceled; days late; handed over; days since the last
+tracking event); its `facts` are what the order-aware model reads (triage.cases.order_aware).
+The service calls it on one stored order per case, the order-linked training cases on
+simulated tables through `order_facts`, so that what the model learned from and what it is
+shown cannot differ. Only what was known at `now` counts: later events and a delivery after
+`now` do not.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from triage.cases.order_aware import LinkedOrder, OrderFacts
-from triage.orders.risk.snapshots import DAY, NEVER, delivery_times, promise_end, seconds
 
-__all__ = ["HANDOVER_EVENTS", "OrderContext", "facts_of", "order_facts"]
+__all__ = ["HANDOVER_EVENTS", "OrderContext", "OrderState", "order_facts", "order_state"]
 
 #: tracking events that mean the carrier has the parcel (a label alone is not a shipment)
-HANDOVER_EVENTS = ("picked_up", "in_transit", "arrived_at_hub", "out_for_delivery", "exception")
+HANDOVER_EVENTS = frozenset(
+    ("picked_up", "in_transit", "arrived_at_hub", "out_for_delivery", "exception")
+)
+DAY_SECONDS = 86_400.0
 
 
-def _stamp(t: int) -> pd.Timestamp:
-    return pd.Timestamp(int(t), unit="s", tz="UTC")
+def _utc(value: Any) -> dt.datetime | None:
+    """An aware UTC datetime, or None for a missing one (None, NaT)."""
+    if value is None or value != value:  # NaT is not equal to itself
+        return None
+    if type(value) is dt.datetime:  # the database's: no pandas on the request path
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime(warn=False)  # to the microsecond
 
 
-def order_facts(orders: pd.DataFrame, events: pd.DataFrame, now: Any) -> pd.DataFrame:
-    """Per order of `orders` (same row order) at `now`: status, days_late, handed_over,
-    days_since_last_event (NaN without events), last_event_row (index into `events`, -1).
+@dataclass(frozen=True)
+class OrderState:
+    """One order at one moment (see the module)."""
 
-    Only what was known at `now` counts: later events and a delivery after `now` do not."""
-    t = int(pd.Timestamp(now).timestamp())
-    n = len(orders)
-    ids = pd.Index(orders["order_id"].astype(str))
-    known = events[seconds(events["time"]) <= t] if len(events) else events
-    handed = np.zeros(n, dtype=bool)
-    last_time = np.full(n, NEVER, np.int64)
-    last_row = np.full(n, -1, np.int64)
-    if len(known):
-        position = ids.get_indexer(known["order_id"].astype(str))
-        stamps = seconds(known["time"])
-        mine = position >= 0
-        kinds = known["event_type"].to_numpy(object)
-        take = mine & np.isin(kinds, HANDOVER_EVENTS)
-        handed[position[take]] = True
-        # the latest event per order (ties: the later row, as the tables are sorted by time)
-        rows = np.flatnonzero(mine)
-        rows = rows[np.lexsort((rows, stamps[rows], position[rows]))]
-        by_order = position[rows]
-        latest = rows[np.r_[by_order[1:] != by_order[:-1], True]] if len(rows) else rows
-        last_time[position[latest]] = stamps[latest]
-        last_row[position[latest]] = known.index.to_numpy()[latest]
-    delivered_t = delivery_times(orders, events)
-    delivered = delivered_t <= t
-    canceled = orders["canceled"].to_numpy(bool)
-    status = np.select(
-        [canceled, delivered, handed], ["canceled", "delivered", "in_transit"], "not_shipped"
+    facts: OrderFacts
+    delivered_at: dt.datetime | None
+    last_event: Mapping[str, Any] | None  # the latest event known at the moment
+
+
+def order_state(
+    order: Mapping[str, Any], events: Sequence[Mapping[str, Any]], now: dt.datetime
+) -> OrderState:
+    """The state of `order` (a record of the canonical order fields) at `now`, from its tracking
+    `events` (records: time, event_type, location; any order)."""
+    timed = [(_utc(e["time"]), i, e) for i, e in enumerate(events)]
+    known = [(t, e) for t, _, e in sorted(timed, key=lambda x: (x[0], x[1])) if t <= now]
+    delivered_times = [t for t, e in known if e["event_type"] == "delivered"]
+    stored = _utc(order.get("delivered_at"))
+    if stored is not None and stored <= now:
+        delivered_times.append(stored)
+    delivered_at = min(delivered_times) if delivered_times else None
+    canceled = bool(order.get("canceled"))
+    handed = any(e["event_type"] in HANDOVER_EVENTS for _, e in known)
+    if canceled:
+        status = "canceled"
+    elif delivered_at is not None:
+        status = "delivered"
+    elif handed:
+        status = "in_transit"
+    else:
+        status = "not_shipped"
+    promised = _utc(order["promised_date"])
+    assert promised is not None  # a required field
+    promise_end = promised + dt.timedelta(days=1)  # on time: delivered on the promised day
+    reference = delivered_at or now
+    late = 0.0 if canceled else max((reference - promise_end).total_seconds(), 0) / DAY_SECONDS
+    last_time, last = known[-1] if known else (None, None)
+    since = None if last_time is None else (now - last_time).total_seconds() / DAY_SECONDS
+    facts = OrderFacts(
+        status=status,
+        days_late=round(late, 4),
+        handed_over=handed or delivered_at is not None,
+        days_since_last_event=None if since is None else round(since, 4),
     )
-    end = promise_end(orders)
-    reference = np.where(delivered, delivered_t, t)
-    days_late = np.where(canceled, 0.0, np.maximum(reference - end, 0) / DAY)
-    since = np.where(last_time == NEVER, np.nan, (t - last_time) / DAY)
-    return pd.DataFrame(
-        {
-            "order_id": ids,
-            "status": status,
-            "days_late": days_late,
-            "handed_over": handed | delivered,
-            "days_since_last_event": since,
-            "delivered_time": np.where(delivered, delivered_t, NEVER),
-            "last_event_row": last_row,
-        }
-    )
+    return OrderState(facts, delivered_at, last)
 
 
-def facts_of(row: Any) -> OrderFacts:
-    """The `OrderFacts` of one row of `order_facts`."""
-    since = row["days_since_last_event"]
-    return OrderFacts(
-        status=str(row["status"]),
-        days_late=round(float(row["days_late"]), 2),
-        handed_over=bool(row["handed_over"]),
-        days_since_last_event=None if pd.isna(since) else round(float(since), 2),
-    )
+def order_facts(orders: pd.DataFrame, events: pd.DataFrame, now: Any) -> list[OrderFacts]:
+    """`order_state(...).facts` of every order of the canonical `orders` table at `now`, in
+    the table's order."""
+    when = _utc(now)
+    assert when is not None
+    by_order: dict[str, list[dict]] = {}
+    if len(events):
+        for event in events[["order_id", "time", "event_type"]].to_dict("records"):
+            by_order.setdefault(str(event["order_id"]), []).append(event)
+    columns = ["order_id", "promised_date", "delivered_at", "canceled"]
+    return [
+        order_state(order, by_order.get(str(order["order_id"]), ()), when).facts
+        for order in orders[columns].to_dict("records")
+    ]
 
 
 @dataclass
@@ -110,27 +125,25 @@ class OrderContext:
     case: dict | None = None
 
     @classmethod
-    def build(cls, order: Any, facts_row: Any, events: pd.DataFrame) -> OrderContext:
-        """From one canonical order row, its `order_facts` row and the events table it indexes."""
-        row = int(facts_row["last_event_row"])
+    def build(cls, order: Mapping[str, Any], state: OrderState) -> OrderContext:
+        """From one order record and its `order_state`."""
         last = None
-        if row >= 0:
-            event = events.loc[row]
+        if state.last_event is not None:
+            place = state.last_event.get("location")
             last = {
-                "type": str(event["event_type"]),
-                "time": pd.Timestamp(event["time"]).isoformat(),
-                "place": str(event["location"] or "") or None,
+                "type": str(state.last_event["event_type"]),
+                "time": _utc(state.last_event["time"]).isoformat(),
+                "place": str(place) if place else None,
             }
-        delivered = int(facts_row["delivered_time"])
         return cls(
             order_id=str(order["order_id"]),
-            status=str(facts_row["status"]),
-            purchased_at=pd.Timestamp(order["purchased_at"]).isoformat(),
-            promised_at=pd.Timestamp(order["promised_date"]).strftime("%Y-%m-%d"),
-            delivered_at=None if delivered >= NEVER else _stamp(delivered).isoformat(),
+            status=state.facts.status,
+            purchased_at=_utc(order["purchased_at"]).isoformat(),
+            promised_at=_utc(order["promised_date"]).strftime("%Y-%m-%d"),
+            delivered_at=state.delivered_at.isoformat() if state.delivered_at else None,
             last_event=last,
-            days_late=round(float(facts_row["days_late"]), 1),
-            facts=facts_of(facts_row),
+            days_late=round(state.facts.days_late, 1),
+            facts=state.facts,
         )
 
     def linked(self) -> LinkedOrder:

@@ -2,7 +2,7 @@
 and one order, one case.
 
     >>> found = find_orders(service, ["where is SIM0000042??"], [None])   # {0: "SIM0000042"}
-    >>> contexts = order_contexts(service, ["SIM0000042"], scorer, now)  # OrderContext by id
+    >>> contexts = order_contexts(service, ["SIM0000042"], now)          # OrderContext by id
     >>> case, created = file_case(service, case_record)                  # linked, not doubled
 
 The rules of `file_case`, in one transaction:
@@ -31,12 +31,13 @@ from sqlalchemy import exc
 
 from triage.cases.store import CaseRecord, CaseStore
 from triage.errors import ConflictError
-from triage.orders.context import OrderContext, order_facts
+from triage.orders.context import OrderContext, order_state
+from triage.orders.storage import OrderStore
+from triage.orders.suggestion_store import DatabaseSuggestionStore
 from triage.orders.suggestions.lifecycle import OPEN
 from triage.store_tables import suggestions as suggestions_table
 
 if TYPE_CHECKING:
-    from triage.orders.risk.scoring import RiskScorer
     from triage.orders.service import OrderService
 
 __all__ = ["OPEN_STATES", "candidates", "file_case", "find_orders", "order_contexts"]
@@ -73,63 +74,35 @@ def find_orders(
 
 
 def order_contexts(
-    service: OrderService,
-    order_ids: Iterable[str],
-    scorer: RiskScorer | None,
-    now: dt.datetime,
+    service: OrderService, order_ids: Iterable[str], now: dt.datetime
 ) -> dict[str, OrderContext]:
     """What the service knows about these stored orders at `now`: state, tracking, lateness,
-    risk (when `scorer` is given and the order is still on its way), the latest suggestion and
-    the open case. Unknown ids are left out."""
-    wanted = sorted(set(order_ids))
-    if not wanted:
-        return {}
-    found = service.cache.stored(wanted, now) if service.cache is not None else None
-    if found is not None:
-        orders, events, features = found
-    else:
-        orders, events = service.orders.tables_of(wanted)
-        features = None
-    if orders.empty:
-        return {}
-    facts = order_facts(orders, events, now)
-    contexts = {
-        str(order["order_id"]): OrderContext.build(order, facts.iloc[i], events)
-        for i, order in enumerate(orders.to_dict("records"))
-    }
-    open_ids = [i for i, c in contexts.items() if c.status in OPEN_STATES]
-    if scorer is not None and open_ids:
-        _add_risk(service, scorer, contexts, open_ids, now, features, orders, events)
-    for order_id, context in contexts.items():
-        suggestion = service.suggestions.for_order(order_id)
-        if suggestion:
-            latest = suggestion[-1]
-            context.suggestion = {"id": latest.suggestion_id, "status": latest.status}
-    for order_id, case in service.cases.open_cases(contexts).items():
+    the latest risk (for an order still on its way; as of its last scoring), the latest
+    suggestion and the open case. Unknown ids are left out."""
+    with service.orders.store.transaction() as conn:  # one read, three tables' owners
+        found = OrderStore.lookup_in(conn, order_ids)
+        ids = sorted(found)
+        latest = DatabaseSuggestionStore.latest_in(conn, ids) if ids else {}
+        open_cases = CaseStore.open_cases_in(conn, ids) if ids else {}
+    contexts: dict[str, OrderContext] = {}
+    for order_id, stored in found.items():
+        context = OrderContext.build(stored.order, order_state(stored.order, stored.events, now))
+        if stored.risk is not None and context.status in OPEN_STATES:
+            context.risk = {
+                "p_late": round(float(stored.risk["p_late"]), 4),
+                "flagged": bool(stored.risk["flagged"]),
+                "model_version": str(stored.risk["model_version"]),
+                "as_of": stored.risk["as_of"].isoformat(),
+            }
+        contexts[order_id] = context
+    for order_id, suggestion in latest.items():
+        contexts[order_id].suggestion = {
+            "id": suggestion.suggestion_id,
+            "status": suggestion.status,
+        }
+    for order_id, case in open_cases.items():
         contexts[order_id].case = {"id": case.id, "status": case.status, "origin": case.origin}
     return contexts
-
-
-def _add_risk(
-    service: OrderService,
-    scorer: RiskScorer,
-    contexts: dict[str, OrderContext],
-    open_ids: list[str],
-    now: dt.datetime,
-    features: object,
-    orders: object,
-    events: object,
-) -> None:
-    if features is None:  # no history cache: the stored history, read again
-        orders, events = service.orders.tables(since=now - service.history, include=open_ids)
-    frame = scorer.score_frame(orders, events, as_of=now, order_ids=open_ids, features=features)
-    for row in frame[["order_id", "risk", "flagged"]].itertuples(index=False):
-        contexts[str(row.order_id)].risk = {
-            "p_late": round(float(row.risk), 4),
-            "flagged": bool(row.flagged),
-            "model_version": scorer.version,
-            "as_of": now.isoformat(),
-        }
 
 
 def file_case(service: OrderService, case: CaseRecord) -> tuple[CaseRecord, bool]:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from triage.cases.order_aware import ORDER_STATES, OrderFacts, OrderStack
 from triage.errors import DataFileError
-from triage.orders.context import facts_of, order_facts
+from triage.orders.context import order_facts
 from triage.orders.data.simulator import simulate_marketplace
 
 __all__ = [
@@ -145,8 +145,7 @@ def simulated_facts(
     for offset in rng.uniform(0.2, 1.0, moments) * span:
         now = first + pd.Timedelta(seconds=float(offset))
         bought = sim.orders[sim.orders["purchased_at"] <= now].reset_index(drop=True)
-        frame = order_facts(bought, sim.events, now)
-        found += [facts_of(row) for row in frame.to_dict("records")]
+        found += order_facts(bought, sim.events, now)
     return tuple(found)
 
 

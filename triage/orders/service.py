@@ -260,6 +260,7 @@ class OrderService:
         an order with a case in the database or in `has_case`), and the open suggestions of
         those orders that are no longer open closed. `order_states(ids)` gives their states
         (default: from the stored orders as of `now`)."""
+        self.orders.save_risks(scores, scorer.version)
         flagged = [s for s in scores if s.flagged]
         with_case = self.cases.for_orders(s.order_id for s in flagged) | set(has_case)
         done = settle(

@@ -43,8 +43,8 @@ from triage.orders.data.fields import (
     TIME_COLUMNS,
 )
 from triage.store import Store
+from triage.store_tables import order_risks, tracking_events
 from triage.store_tables import orders as orders_table
-from triage.store_tables import tracking_events
 
 __all__ = ["OrderStore", "SavedOrders"]
 
@@ -123,6 +123,29 @@ def _events_frame(rows: Iterable[Any]) -> pd.DataFrame:
     return frame.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
 
 
+# the lookup's statements, built once (building them per call costs more than running them)
+_IDS = sa.bindparam("ids", expanding=True)
+_SELECT_ORDERS = sa.select(*(orders_table.c[name] for name in ORDER_COLUMNS)).where(
+    orders_table.c.order_id.in_(_IDS)
+)
+_SELECT_EVENTS = (
+    sa.select(*(tracking_events.c[name] for name in EVENT_COLUMNS))
+    .where(tracking_events.c.order_id.in_(_IDS))
+    .order_by(tracking_events.c.time, tracking_events.c.id)
+)
+_SELECT_RISKS = sa.select(order_risks).where(order_risks.c.order_id.in_(_IDS))
+_SELECT_KNOWN = sa.select(orders_table.c.order_id).where(orders_table.c.order_id.in_(_IDS))
+
+
+@dataclass
+class StoredOrder:
+    """A stored order (its fields), its tracking events (oldest first) and its latest risk."""
+
+    order: dict[str, Any]
+    events: list[dict[str, Any]]
+    risk: dict[str, Any] | None
+
+
 class OrderStore:
     """The stored orders and tracking events of the service database."""
 
@@ -146,8 +169,7 @@ class OrderStore:
     def _known(conn: Connection, wanted: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(wanted):
-            query = sa.select(orders_table.c.order_id).where(orders_table.c.order_id.in_(chunk))
-            found.update(conn.execute(query).scalars())
+            found.update(conn.execute(_SELECT_KNOWN, {"ids": list(chunk)}).scalars())
         return found
 
     def save(
@@ -231,6 +253,53 @@ class OrderStore:
         all its events. Read `version()` before this: then nothing committed in between is
         missed (an order may come twice, which a reader that replaces by id does not mind)."""
         return self._select(orders_table.c.version > version)
+
+    def lookup(self, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
+        """`lookup_in` in a transaction of its own."""
+        with self.store.transaction() as conn:
+            return self.lookup_in(conn, order_ids)
+
+    @staticmethod
+    def lookup_in(conn: Connection, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
+        """The stored orders among `order_ids` (a case's few), each with its events and its
+        latest risk, as plain records, in the caller's transaction: three small prepared
+        queries, no tables built (the request path of a case that names an order)."""
+        wanted = sorted(set(order_ids))[:CHUNK]
+        if not wanted:
+            return {}
+        rows = conn.execute(_SELECT_ORDERS, {"ids": wanted}).mappings()
+        found = {row["order_id"]: StoredOrder(dict(row), [], None) for row in rows}
+        if not found:
+            return {}
+        ids = sorted(found)
+        for event in conn.execute(_SELECT_EVENTS, {"ids": ids}).mappings():
+            found[event["order_id"]].events.append(dict(event))
+        for risk in conn.execute(_SELECT_RISKS, {"ids": ids}).mappings():
+            found[risk["order_id"]].risk = dict(risk)
+        return found
+
+    def save_risks(self, scores: Iterable[Any], model_version: str) -> None:
+        """Keep each scored order's latest risk (`RiskScore`s: order_id, risk, flagged, as_of);
+        orders that are not stored (``triage score-orders`` on files) are left out."""
+        rows = [
+            {
+                "order_id": s.order_id,
+                "p_late": float(s.risk),
+                "flagged": bool(s.flagged),
+                "model_version": model_version,
+                "as_of": pd.Timestamp(s.as_of).to_pydatetime(),
+            }
+            for s in scores
+        ]
+        if not rows:
+            return
+        with self.store.transaction(write=True) as conn:
+            stored = self._known(conn, sorted({r["order_id"] for r in rows}))
+            rows = [r for r in rows if r["order_id"] in stored]
+            for chunk in _chunks(sorted(stored)):
+                conn.execute(order_risks.delete().where(order_risks.c.order_id.in_(chunk)))
+            if rows:
+                conn.execute(order_risks.insert(), rows)
 
     def tables_of(self, order_ids: Iterable[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(orders, events) of the stored orders among `order_ids`."""

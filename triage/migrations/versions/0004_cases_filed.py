@@ -6,6 +6,8 @@ service knows (origin ``filed``), beside the cases opened by accepting a suggest
 open case, enforced by a partial unique index as the open suggestions are (older duplicates,
 which the service never made, would be resolved by this migration before the index is built).
 `text_category` keeps what the words alone said, beside the order-aware `predicted_category`.
+``order_risks`` keeps each stored order's latest risk (written when the service scores it), so
+that a case filed for the order shows it without scoring again.
 
 Revision ID: 0004
 Revises: 0003
@@ -47,9 +49,18 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'open'"),
     )
     op.create_index("ix_cases_status", "cases", ["status"])
+    op.create_table(
+        "order_risks",
+        sa.Column("order_id", sa.String(64), sa.ForeignKey("orders.order_id"), primary_key=True),
+        sa.Column("p_late", sa.Float(), nullable=False),
+        sa.Column("flagged", sa.Boolean(), nullable=False),
+        sa.Column("model_version", sa.String(64), nullable=False),
+        sa.Column("as_of", sa.DateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("order_risks")
     op.drop_index("ix_cases_status", table_name="cases")
     op.drop_index("uq_cases_open_order", table_name="cases")
     with op.batch_alter_table("cases") as batch:
