@@ -128,6 +128,21 @@ def tiny_model(small_cases):
     return CaseClassifier(cv=3).fit(small_cases["text"].tolist(), small_cases["category"].tolist())
 
 
+@pytest.fixture(scope="session")
+def order_aware_router(tiny_model, corpus):
+    """`tiny_model` with its order-aware part fitted as bootstrap does (on the corpus's held-out
+    split and data/order_cases), as a CaseRouter."""
+    import copy
+
+    from triage.cases.router import CaseRouter
+    from triage.orders.linked import attach_order_stack
+    from triage.taxonomy import load_taxonomy
+
+    model = copy.deepcopy(tiny_model)
+    assert attach_order_stack(model, corpus[corpus["split"] == "test"], None) is not None
+    return CaseRouter(model, load_taxonomy(), version="order-aware").warm()
+
+
 def needs_datasets(*parts: str):
     """Skip with a clear message when ../shared/datasets (or a file in it) is absent."""
     path = DATASETS.joinpath(*parts)

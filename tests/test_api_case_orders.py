@@ -2,7 +2,6 @@
 category moved by the order's state, and one order has one case (issue 13). Every response is
 checked against the OpenAPI document (ConformingClient)."""
 
-import copy
 import datetime as dt
 
 import pytest
@@ -11,19 +10,6 @@ from triage.store import utcnow
 
 DAY = dt.timedelta(days=1)
 AMBIGUOUS = "where is my stuff??"
-
-
-@pytest.fixture(scope="session")
-def order_aware_router(tiny_model, corpus):
-    """`tiny_model` with its order-aware part fitted as bootstrap does (on the corpus's held-out
-    split and data/order_cases)."""
-    from triage.cases.router import CaseRouter
-    from triage.orders.linked import attach_order_stack
-    from triage.taxonomy import load_taxonomy
-
-    model = copy.deepcopy(tiny_model)
-    assert attach_order_stack(model, corpus[corpus["split"] == "test"], None) is not None
-    return CaseRouter(model, load_taxonomy(), version="order-aware").warm()
 
 
 @pytest.fixture

@@ -156,3 +156,60 @@ def test_linked_cases_join_texts_with_plausible_orders():
         ("delivered", "not_received"),
     ]
     assert simulated_facts(800, seed=3, moments=4) == facts  # the same draw
+
+
+def test_predict_cases_with_an_orders_file(order_aware_router, tmp_path):
+    """`triage predict cases --orders`: the order a case names (column or text) moves it."""
+    import json
+
+    from click.testing import CliRunner
+
+    from triage.cli import cli
+    from triage.registry import save_model_dir
+
+    model_dir = tmp_path / "model"
+    save_model_dir(model_dir, order_aware_router.model, {"name": "cases", "version": "t"})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["PX-100", "PX-200"],
+            "purchased_at": ["2026-11-20T10:00:00Z"] * 2,
+            "promised_date": ["2026-11-25"] * 2,
+            "delivered_at": ["2026-11-28T12:00:00Z", None],
+            "canceled": [False, False],
+        }
+    )
+    orders.to_csv(tmp_path / "orders.csv", index=False)
+    events = pd.DataFrame(
+        {
+            "order_id": ["PX-200"],
+            "time": ["2026-11-21T10:00:00Z"],
+            "event_type": ["picked_up"],
+            "location": ["GD"],
+        }
+    )
+    events.to_csv(tmp_path / "events.csv", index=False)
+    text = "where is my stuff??"
+    cases = pd.DataFrame({"text": [text, text, f"{text} order PX-100", text]})
+    cases["order_id"] = ["PX-100", "PX-200", None, None]
+    cases.to_csv(tmp_path / "cases.csv", index=False)
+    base = ["predict", "cases", "--model", str(model_dir), "--data", str(tmp_path / "cases.csv")]
+    base += ["--orders", str(tmp_path / "orders.csv"), "--events", str(tmp_path / "events.csv")]
+    runner = CliRunner()
+    result = runner.invoke(cli, [*base, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    docs = json.loads(result.output)
+    assert [d["order"]["status"] if d["order"] else None for d in docs] == [
+        "delivered",
+        "in_transit",
+        "delivered",
+        None,
+    ]
+    assert [d["category"] for d in docs[:2]] == ["not_received", "shipping_delay"]
+    assert docs[3]["order"] is None and docs[3]["text_only"] is None
+    out = tmp_path / "out.csv"
+    assert runner.invoke(cli, [*base, "--out", str(out)]).exit_code == 0
+    written = pd.read_csv(out)
+    assert list(written["order_status"].fillna("")) == ["delivered", "in_transit", "delivered", ""]
+    assert written.loc[0, "text_category"] != "not_received"
+    bad = runner.invoke(cli, [*base[:6], "--events", str(tmp_path / "events.csv")])
+    assert bad.exit_code == 2 and "--events goes with --orders" in bad.output

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -29,7 +28,7 @@ from triage.cases.router import CasePrediction
 from triage.cases.store import CASE_ORIGINS, CASE_STATUSES, CaseRecord
 from triage.errors import NotFoundError, StoreError
 from triage.orders.context import OrderContext
-from triage.orders.filing import file_case, find_orders, order_contexts
+from triage.orders.filing import file_case, filed_case, find_orders, order_contexts
 from triage.store_tables import utcnow
 
 __all__ = ["blueprint"]
@@ -129,26 +128,7 @@ def _orders_named(
 def _file(state: Runtime, context: OrderContext, case: dict, done: Any, now: dt.datetime) -> None:
     """File the case for its order (one order, one case); `context.case` becomes the order's
     case, ``created`` saying whether this request stored it."""
-    prediction: CasePrediction = done.prediction
-    record = CaseRecord(
-        id=f"case_{uuid.uuid4().hex[:16]}",
-        order_id=context.order_id,
-        category=prediction.category,
-        text=case["text"],
-        language=prediction.language,
-        created_at=now,
-        suggestion_id=None,
-        predicted_category=prediction.category,
-        confidence=prediction.confidence,
-        needs_review=prediction.needs_review,
-        model_name=prediction.model["name"],
-        model_version=prediction.model["version"],
-        prediction_id=done.record.id,
-        key_id=done.record.key_id,
-        origin="filed",
-        text_category=(prediction.text_only or {}).get("category"),
-        filer_role=case.get("role"),
-    )
+    record = filed_case(context.order_id, case["text"], done, now, case.get("role"))
     stored, created = file_case(state.order_service(), record)
     context.case = {
         "id": stored.id,

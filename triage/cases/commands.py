@@ -287,10 +287,46 @@ def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json)
     type=click.Path(path_type=Path),
     help="With --data: write predictions to this CSV/JSONL/Parquet file.",
 )
+@click.option(
+    "--orders",
+    "orders_source",
+    default=None,
+    help="Orders the cases may name: an orders file (CSV/JSONL/Parquet, with --events), or "
+    "'db' for the service database. A case's order comes from --order-col / --order-id, or "
+    "an order id in its text; its state then moves the category (order-aware).",
+)
+@click.option(
+    "--events",
+    "events_path",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="With an orders file: its tracking events.",
+)
+@click.option("--order-col", default="order_id", show_default=True, help="With --data.")
+@click.option("--order-id", "order_id", default=None, help="With --text: the case's order.")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="The moment the cases are filed (ISO 8601; default now, or with an orders file the "
+    "latest moment it knows).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print full predictions as JSON.")
 @handle_errors
-def predict_cases(model_ref, text, data_path, text_col, out_path, as_json):
-    """Categorize case texts."""
+def predict_cases(
+    model_ref,
+    text,
+    data_path,
+    text_col,
+    out_path,
+    orders_source,
+    events_path,
+    order_col,
+    order_id,
+    as_of,
+    as_json,
+):
+    """Categorize case texts (order-aware with --orders)."""
     import pandas as pd
     from tqdm import tqdm
 
@@ -305,13 +341,27 @@ def predict_cases(model_ref, text, data_path, text_col, out_path, as_json):
         if not text.strip():
             raise InputError("--text is empty")
         texts = [text]
+        given = [order_id]
     else:
-        frame = read_table(data_path, text_columns=[text_col])
+        frame = read_table(data_path, text_columns=[text_col, order_col])
         require_columns(frame, [text_col], str(data_path))
         texts = _texts(frame, text_col, str(data_path))
+        given = (
+            [None if pd.isna(v) or not str(v).strip() else str(v) for v in frame[order_col]]
+            if order_col in frame.columns
+            else [None] * len(texts)
+        )
     router = CaseRouter.from_loaded(
         resolve_model(model_ref, settings), load_taxonomy(settings.taxonomy_path)
     )
+    contexts = [None] * len(texts)
+    if orders_source is not None:
+        from triage.orders.filing import linked_contexts
+
+        contexts = linked_contexts(settings, orders_source, events_path, texts, given, as_of)
+    elif events_path is not None:
+        raise InputError("--events goes with --orders FILE")
+    linked = [c.linked() if c is not None else None for c in contexts]
     predictions = []
     batch = 256
     for start in tqdm(
@@ -322,7 +372,10 @@ def predict_cases(model_ref, text, data_path, text_col, out_path, as_json):
         disable=len(texts) <= batch,
         file=sys.stderr,
     ):
-        predictions.extend(router.predict(texts[start : start + batch]))
+        chunk = linked[start : start + batch]
+        predictions.extend(
+            router.predict(texts[start : start + batch], None, chunk if any(chunk) else None)
+        )
     if out_path is not None:
         rows = [
             {
@@ -334,18 +387,32 @@ def predict_cases(model_ref, text, data_path, text_col, out_path, as_json):
             }
             for t, p in zip(texts, predictions, strict=True)
         ]
+        if orders_source is not None:
+            for row, p, c in zip(rows, predictions, contexts, strict=True):
+                row["order_id"] = c.order_id if c is not None else None
+                row["order_status"] = c.status if c is not None else None
+                row["text_category"] = (p.text_only or {}).get("category", p.category)
         write_table(pd.DataFrame(rows), out_path)
         click.echo(f"wrote {len(rows)} predictions to {out_path}")
         return
     if as_json:
         docs = [p.to_dict() for p in predictions]
+        if orders_source is not None:
+            for doc, c in zip(docs, contexts, strict=True):
+                doc["order"] = c.to_dict() if c is not None else None
         echo_json(docs[0] if text is not None else docs)
         return
-    for t, p in zip(texts, predictions, strict=True):
+    for t, p, c in zip(texts, predictions, contexts, strict=True):
         flag = "  [needs review]" if p.needs_review else ""
         alternatives = ", ".join(f"{a['category']} {a['confidence']:.2f}" for a in p.top[1:])
         click.echo(f"{p.category} ({p.name_zh} / {p.name_en}) {p.confidence:.2f}{flag}")
         click.echo(f"  text: {t[:120]}")
+        if c is not None:
+            moved = ", ".join(f"{e['fact']}={e['value']}" for e in p.evidence) or "nothing"
+            click.echo(
+                f"  order {c.order_id}: {c.status}, {c.days_late:g} days late; words alone: "
+                f"{(p.text_only or {}).get('category')}; moved by: {moved}"
+            )
         click.echo(f"  alternatives: {alternatives}")
         if p.entities:
             click.echo("  entities: " + ", ".join(f"{e['type']}={e['value']}" for e in p.entities))

@@ -25,7 +25,14 @@ import pandas as pd
 
 from triage.cases.order_aware import LinkedOrder, OrderFacts
 
-__all__ = ["HANDOVER_EVENTS", "OrderContext", "OrderState", "order_facts", "order_state"]
+__all__ = [
+    "HANDOVER_EVENTS",
+    "OrderContext",
+    "OrderState",
+    "contexts_from_tables",
+    "order_facts",
+    "order_state",
+]
 
 #: tracking events that mean the carrier has the parcel (a label alone is not a shipment)
 HANDOVER_EVENTS = frozenset(
@@ -106,6 +113,26 @@ def order_facts(orders: pd.DataFrame, events: pd.DataFrame, now: Any) -> list[Or
         order_state(order, by_order.get(str(order["order_id"]), ()), when).facts
         for order in orders[columns].to_dict("records")
     ]
+
+
+def contexts_from_tables(
+    orders: pd.DataFrame, events: pd.DataFrame, order_ids: Any, now: Any
+) -> dict[str, OrderContext]:
+    """`OrderContext` of each of `order_ids` found in the canonical `orders` table (an orders
+    file: no risk, suggestion or case is known), at `now`."""
+    when = _utc(now)
+    assert when is not None
+    wanted = {str(i) for i in order_ids}
+    chosen = orders[orders["order_id"].astype(str).isin(wanted)]
+    mine = events[events["order_id"].astype(str).isin(wanted)] if len(events) else events
+    by_order: dict[str, list[dict]] = {}
+    for event in mine.to_dict("records") if len(mine) else ():
+        by_order.setdefault(str(event["order_id"]), []).append(event)
+    out = {}
+    for order in chosen.to_dict("records"):
+        state = order_state(order, by_order.get(str(order["order_id"]), ()), when)
+        out[str(order["order_id"])] = OrderContext.build(order, state)
+    return out
 
 
 @dataclass

@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 from triage.cases.store import CaseRecord, CaseStore
-from triage.errors import ConflictError
+from triage.config import Settings
+from triage.errors import ConflictError, InputError
 from triage.orders.context import OrderContext, order_state
 from triage.orders.storage import OrderStore
 from triage.orders.suggestion_store import DatabaseSuggestionStore
@@ -38,9 +41,18 @@ from triage.orders.suggestions.lifecycle import OPEN
 from triage.store_tables import suggestions as suggestions_table
 
 if TYPE_CHECKING:
+    from triage.cases.intake import Categorized
     from triage.orders.service import OrderService
 
-__all__ = ["OPEN_STATES", "candidates", "file_case", "find_orders", "order_contexts"]
+__all__ = [
+    "OPEN_STATES",
+    "candidates",
+    "file_case",
+    "filed_case",
+    "find_orders",
+    "linked_contexts",
+    "order_contexts",
+]
 
 #: order statuses (OrderContext.status) whose risk is scored: the order is still on its way
 OPEN_STATES = ("not_shipped", "in_transit")
@@ -105,6 +117,33 @@ def order_contexts(
     return contexts
 
 
+def filed_case(
+    order_id: str, text: str, done: Categorized, now: dt.datetime, role: str | None = None
+) -> CaseRecord:
+    """The case a filer files for `order_id` with `text`, categorized as `done` (intake's
+    `Categorized`: the prediction and its log record)."""
+    prediction = done.prediction
+    return CaseRecord(
+        id=f"case_{uuid.uuid4().hex[:16]}",
+        order_id=order_id,
+        category=prediction.category,
+        text=text,
+        language=prediction.language,
+        created_at=now,
+        suggestion_id=None,
+        predicted_category=prediction.category,
+        confidence=prediction.confidence,
+        needs_review=prediction.needs_review,
+        model_name=prediction.model["name"],
+        model_version=prediction.model["version"],
+        prediction_id=done.record.id,
+        key_id=done.record.key_id,
+        origin="filed",
+        text_category=(prediction.text_only or {}).get("category"),
+        filer_role=role,
+    )
+
+
 def file_case(service: OrderService, case: CaseRecord) -> tuple[CaseRecord, bool]:
     """Store `case` (origin filed) for its order under the rules of the module; returns the
     order's case (this one, or the open one it joined) and whether it was stored now."""
@@ -140,3 +179,64 @@ def file_case(service: OrderService, case: CaseRecord) -> tuple[CaseRecord, bool
     if existing is None:  # the index refused the case, yet no open case exists: say so
         raise ConflictError(f"the case for order {case.order_id} was refused; try again")
     return existing, False
+
+
+def linked_contexts(
+    settings: Settings,
+    source: str,
+    events_path: str | Path | None,
+    texts: Sequence[str],
+    given: Sequence[str | None],
+    as_of: str | None,
+) -> list[OrderContext | None]:
+    """For ``triage predict cases --orders``: each case's order context (None: it names no
+    known order), from an orders file (`source`, with `events_path`) or the service database
+    (`source` "db"), at `as_of` (default now, or the latest moment an orders file knows)."""
+    import pandas as pd
+
+    from triage.orders.context import contexts_from_tables
+    from triage.orders.data.files import read_order_tables
+    from triage.orders.service import OrderService
+    from triage.store import Store
+
+    if source == "db":
+        store = Store.from_settings(settings)
+        try:
+            store.migrate()
+            service = OrderService(store)
+            now = _moment(as_of) or dt.datetime.now(dt.UTC)
+            named = find_orders(service, texts, given)
+            contexts = order_contexts(service, named.values(), now)
+        finally:
+            store.dispose()
+    else:
+        orders, events = read_order_tables(source, events_path)
+        known = set(orders["order_id"].astype(str))
+        named = {}
+        for i, (text, order_id) in enumerate(zip(texts, given, strict=True)):
+            found = [order_id] if order_id else candidates(text)
+            match = next((c for c in found if c in known), None)
+            if match is not None:
+                named[i] = match
+        moments = [orders["purchased_at"].max(), orders["delivered_at"].max()]
+        if len(events):
+            moments.append(events["time"].max())
+        latest = max(m for m in moments if not pd.isna(m))
+        now = _moment(as_of) or pd.Timestamp(latest).to_pydatetime()
+        contexts = contexts_from_tables(orders, events, named.values(), now)
+    return [contexts.get(named[i]) if i in named else None for i in range(len(texts))]
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    import pandas as pd
+
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError:
+        raise InputError(f"--as-of: not a time: {value!r}; use ISO 8601") from None
+    if pd.isna(stamp):
+        raise InputError(f"--as-of: not a time: {value!r}; use ISO 8601")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()
