@@ -1,10 +1,13 @@
 """Soak: categorize and orders/risk together against a real `triage serve` for at least 60 s
-and `TRIAGE_SOAK_REQUESTS` requests (default 100,000), four connections from wrk.
+and `TRIAGE_SOAK_REQUESTS` requests (default 20,000), four connections from wrk.
 
 No request may fail, and the server's memory (gunicorn master and workers, RSS) may not grow by
 more than `GROWTH_BOUND_MB` between the end of the first 10-second round (warm) and the end.
-A leak of 1 KB per request would add about 95 MB over 100,000 requests and fail it. The figures
-of the default models are measured by benchmarks/soak.py and written in docs/RELIABILITY.md.
+A leak of 1 KB per request would add about 19.5 MB over 20,000 requests and fail it. (The
+resident memory of the warm server stays flat to 0.1 MB from round to round, apart from a rare
+step when an allocator returns an arena: -17 MB once in 56 rounds, so the bound has room.)
+Longer runs: TRIAGE_SOAK_REQUESTS=100000. The figures of the default models are measured by
+benchmarks/soak.py and written in docs/RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from triage.store import Store
 
 pytestmark = pytest.mark.timeout(1800)
 
-REQUESTS = int(os.environ.get("TRIAGE_SOAK_REQUESTS", "100000"))
+REQUESTS = int(os.environ.get("TRIAGE_SOAK_REQUESTS", "20000"))
 MIN_SECONDS = 60
-GROWTH_BOUND_MB = 48
+GROWTH_BOUND_MB = 16
 
 
 def test_soak_categorize_and_risk(serve, tmp_path, served_models, corpus):
