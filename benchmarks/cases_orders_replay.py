@@ -146,7 +146,7 @@ def main() -> int:
         seconds = time.perf_counter() - started
         with store.transaction() as conn:
             cases = pd.read_sql(
-                "SELECT id, order_id, suggestion_id, created_at, status FROM cases", conn
+                "SELECT id, order_id, suggestion_id, created_at, status, origin FROM cases", conn
             )
             suggestions = pd.read_sql(
                 "SELECT id, order_id, status, case_id, created_at FROM suggestions", conn
@@ -177,6 +177,13 @@ def main() -> int:
         "seconds": round(seconds, 1),
         **{k: int(v) for k, v in counts.items()},
         "cases": int(len(cases)),
+        "filed cases that accepted the order's open suggestion": int(
+            ((cases["origin"] == "filed") & cases["suggestion_id"].notna()).sum()
+        ),
+        "filed cases for orders without a suggestion then": int(
+            ((cases["origin"] == "filed") & cases["suggestion_id"].isna()).sum()
+        ),
+        "cases opened by accepting a suggestion": int((cases["origin"] == "suggestion").sum()),
         "orders with a case": int(len(per_order)),
         "violations": {
             "orders with more than one case": int((per_order > 1).sum()),
