@@ -34,6 +34,8 @@ __all__ = [
     "json_body",
     "json_response",
     "openapi_for",
+    "page_parameters",
+    "page_response",
     "ref",
 ]
 
@@ -62,6 +64,39 @@ def json_body(schema: dict[str, Any], description: str = "", example: Any = None
 
 def json_response(schema: dict[str, Any], description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def page_parameters(max_page: int, max_offset: int) -> list[dict]:
+    """The `limit` and `offset` query parameters of a paged list."""
+    return [
+        {
+            "name": "limit",
+            "in": "query",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_page, "default": 100},
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "description": "Skip this many (`next_offset` of the previous page).",
+            "schema": {"type": "integer", "minimum": 0, "maximum": max_offset, "default": 0},
+        },
+    ]
+
+
+def page_response(key: str, item: dict[str, Any], description: str) -> dict:
+    """A page of a list: `key` (the items) and `next_offset` (null on the last page)."""
+    return json_response(
+        {
+            "type": "object",
+            "required": [key, "next_offset"],
+            "additionalProperties": False,
+            "properties": {
+                key: {"type": "array", "items": item},
+                "next_offset": {"type": ["integer", "null"]},
+            },
+        },
+        description,
+    )
 
 
 #: The standard error responses, by status; operations list the ones they can give.

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.openapi import NO_NUL, error_responses, json_body, json_response, ref
+from api.openapi import (
+    NO_NUL,
+    error_responses,
+    json_body,
+    json_response,
+    page_parameters,
+    page_response,
+    ref,
+)
 from triage.cases.order_aware import ORDER_STATES
 from triage.cases.store import CASE_ORIGINS, CASE_STATUSES
 from triage.config import Settings
@@ -393,41 +401,10 @@ def openapi(settings: Settings) -> dict[str, Any]:
                         {"name": "status", "in": "query", "schema": {"enum": list(CASE_STATUSES)}},
                         {"name": "origin", "in": "query", "schema": {"enum": list(CASE_ORIGINS)}},
                         {"name": "order_id", "in": "query", "schema": {"type": "string"}},
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_CASE_PAGE,
-                                "default": 100,
-                            },
-                        },
-                        {
-                            "name": "offset",
-                            "in": "query",
-                            "description": "Skip this many (`next_offset` of the previous page).",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": MAX_CASE_OFFSET,
-                                "default": 0,
-                            },
-                        },
+                        *page_parameters(MAX_CASE_PAGE, MAX_CASE_OFFSET),
                     ],
                     "responses": {
-                        "200": json_response(
-                            {
-                                "type": "object",
-                                "required": ["cases", "next_offset"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "cases": {"type": "array", "items": ref("Case")},
-                                    "next_offset": {"type": ["integer", "null"]},
-                                },
-                            },
-                            "A page of cases.",
-                        )
+                        "200": page_response("cases", ref("Case"), "A page of cases.")
                         | {"links": case_links("$response.body#/cases/0/id")},
                         **error_responses(400, 401, 403, 422, 429, 503),
                     },

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.openapi import error_responses, json_body, json_response, ref
+from api.openapi import (
+    error_responses,
+    json_body,
+    json_response,
+    page_parameters,
+    page_response,
+    ref,
+)
 from api.schemas.orders import SUGGESTED_CATEGORIES, decision_links
 from triage.config import Settings
 from triage.orders.suggestions.lifecycle import STATUSES
@@ -130,40 +137,11 @@ def openapi(settings: Settings) -> dict[str, Any]:
                     "parameters": [
                         {"name": "status", "in": "query", "schema": {"enum": list(STATUSES)}},
                         {"name": "order_id", "in": "query", "schema": {"type": "string"}},
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 1,
-                                "maximum": MAX_PAGE,
-                                "default": 100,
-                            },
-                        },
-                        {
-                            "name": "offset",
-                            "in": "query",
-                            "description": "Skip this many (`next_offset` of the previous page).",
-                            "schema": {
-                                "type": "integer",
-                                "minimum": 0,
-                                "maximum": MAX_OFFSET,
-                                "default": 0,
-                            },
-                        },
+                        *page_parameters(MAX_PAGE, MAX_OFFSET),
                     ],
                     "responses": {
-                        "200": json_response(
-                            {
-                                "type": "object",
-                                "required": ["suggestions", "next_offset"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "suggestions": {"type": "array", "items": ref("Suggestion")},
-                                    "next_offset": {"type": ["integer", "null"]},
-                                },
-                            },
-                            "A page of suggestions.",
+                        "200": page_response(
+                            "suggestions", ref("Suggestion"), "A page of suggestions."
                         )
                         | {"links": decision_links("$response.body#/suggestions/0/suggestion_id")},
                         **error_responses(400, 401, 403, 422, 429, 503),

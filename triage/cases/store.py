@@ -17,15 +17,19 @@ writes it.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from triage.errors import ConflictError, InputError, NotFoundError
 from triage.store import Store
 from triage.store_tables import cases, utcnow
+
+if TYPE_CHECKING:
+    from triage.cases.intake import Categorized
 
 __all__ = ["CASE_ORIGINS", "CASE_STATUSES", "CaseRecord", "CaseStore"]
 
@@ -58,6 +62,43 @@ class CaseRecord:
     resolved_at: dt.datetime | None = None
     text_category: str | None = None
     filer_role: str | None = None
+
+    @classmethod
+    def categorized(
+        cls,
+        done: Categorized,
+        *,
+        order_id: str,
+        text: str,
+        now: dt.datetime,
+        origin: str,
+        category: str | None = None,
+        case_id: str | None = None,
+        **fields: Any,
+    ) -> CaseRecord:
+        """A case of `order_id` with `text`, categorized as `done` (intake's `Categorized`):
+        its category is the prediction's unless given (a suggestion's), the text-only category
+        the prediction's own when it had no order."""
+        prediction = done.prediction
+        return cls(
+            id=case_id or f"case_{uuid.uuid4().hex[:16]}",
+            order_id=order_id,
+            category=category or prediction.category,
+            text=text,
+            language=fields.pop("language", None) or prediction.language,
+            created_at=now,
+            suggestion_id=fields.pop("suggestion_id", None),
+            predicted_category=prediction.category,
+            confidence=prediction.confidence,
+            needs_review=prediction.needs_review,
+            model_name=prediction.model["name"],
+            model_version=prediction.model["version"],
+            prediction_id=done.record.id,
+            key_id=fields.pop("key_id", done.record.key_id),
+            origin=origin,
+            text_category=(prediction.text_only or {}).get("category", prediction.category),
+            **fields,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as ISO 8601)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -122,25 +121,8 @@ def filed_case(
 ) -> CaseRecord:
     """The case a filer files for `order_id` with `text`, categorized as `done` (intake's
     `Categorized`: the prediction and its log record)."""
-    prediction = done.prediction
-    return CaseRecord(
-        id=f"case_{uuid.uuid4().hex[:16]}",
-        order_id=order_id,
-        category=prediction.category,
-        text=text,
-        language=prediction.language,
-        created_at=now,
-        suggestion_id=None,
-        predicted_category=prediction.category,
-        confidence=prediction.confidence,
-        needs_review=prediction.needs_review,
-        model_name=prediction.model["name"],
-        model_version=prediction.model["version"],
-        prediction_id=done.record.id,
-        key_id=done.record.key_id,
-        origin="filed",
-        text_category=(prediction.text_only or {}).get("category"),
-        filer_role=role,
+    return CaseRecord.categorized(
+        done, order_id=order_id, text=text, now=now, origin="filed", filer_role=role
     )
 
 

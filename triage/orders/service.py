@@ -322,23 +322,17 @@ class OrderService:
             router, [CaseText(text, language, order_id=current.order_id)], key_id=key_id, now=now
         )
         prediction = done.prediction
-        case = CaseRecord(
-            id=case_id,
+        case = CaseRecord.categorized(
+            done,
             order_id=current.order_id,
-            category=current.category,
             text=text,
-            language=language or prediction.language,
-            created_at=now,
-            suggestion_id=suggestion_id,
-            predicted_category=prediction.category,
-            confidence=prediction.confidence,
-            needs_review=prediction.needs_review,
-            model_name=prediction.model["name"],
-            model_version=prediction.model["version"],
-            prediction_id=done.record.id,
-            key_id=key_id,
+            now=now,
             origin="suggestion",
-            text_category=prediction.category,
+            category=current.category,
+            case_id=case_id,
+            language=language,
+            suggestion_id=suggestion_id,
+            key_id=key_id,
         )
         accepted = self.suggestions.accept(suggestion_id, case, done.record)
         return accepted, case, prediction
