@@ -65,6 +65,8 @@ class Settings:
     #: use the case model's sentence encoder where it has one (off: its TF-IDF head alone,
     #: faster and less accurate on unfamiliar wording; see triage/cases/model.py)
     case_encoder: bool = True
+    #: minutes after which an unused operator-console session is over (sign in again)
+    console_idle_minutes: float = 30.0
 
     @property
     def effective_database_url(self) -> str:

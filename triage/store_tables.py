@@ -26,6 +26,7 @@ __all__ = [
     "api_key_usage",
     "api_keys",
     "cases",
+    "console_sessions",
     "feedback",
     "metadata",
     "orders",
@@ -205,6 +206,21 @@ cases = sa.Table(
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("prediction_id", sa.String(36), nullable=True),
     sa.Column("key_id", sa.String(12), nullable=True),
+)
+
+
+#: signed-in sessions of the operator console (triage.sessions, migration 0004): the cookie
+#: holds a random token, the table only its SHA-256; the key's role is read again on every
+#: request (a revoked key ends its sessions), `last_seen_at` drives the idle expiry
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(12), sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False, index=True),
 )
 
 
