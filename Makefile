@@ -29,8 +29,9 @@ run: bootstrap
 # the server in the soak test; initdb (Debian keeps it in /usr/lib/postgresql/*/bin) starts the
 # throwaway PostgreSQL cluster of the database tests. When one is missing, root installs it with
 # apt (one `apt-get update` first); anyone else is told, and the tests that need it skip (CI,
-# where such a skip fails the run, runs as root).
-TOOLS := wrk:wrk initdb:postgresql
+# where such a skip fails the run, runs as root). chromium: the console's browser tests
+# (tests/system/test_console_browser.py) and `make screenshots`.
+TOOLS := wrk:wrk initdb:postgresql chromium:chromium
 
 tools:
 	@missing=""; for pair in $(TOOLS); do \
