@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-postgres stress install tools lint clean bootstrap
+.PHONY: run test check test-postgres stress install tools lint clean bootstrap screenshots
 
 install: $(STAMP)
 
@@ -73,6 +73,16 @@ check: install
 ROUNDS ?= 20
 stress: install tools
 	$(BIN)/python -m tests.stress --rounds $(ROUNDS)
+
+# The console's screenshots in docs/console/ (PNG, committed), taken by the browser test module
+# in Debian's Chromium against a real server with demo data (about a minute); a Chinese font
+# (Debian's fonts-wqy-microhei, installed by root when missing) so that the zh texts render.
+screenshots: install tools
+	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { [ "$$(id -u)" = 0 ] \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
+	  || echo "no Chinese font: install fonts-wqy-microhei (as root) or the zh texts show as boxes"
+	TRIAGE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -p no:cacheprovider -q \
+	  tests/system/test_console_browser.py -k screenshots
 
 # ruff, and the import-linter contracts of pyproject.toml (the test suite runs them too:
 # tests/test_architecture.py)
