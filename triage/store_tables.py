@@ -97,6 +97,9 @@ predictions = sa.Table(
     sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("key_id", sa.String(12), nullable=True),
     sa.Column("request_id", sa.String(36), nullable=True),
+    # the console's review queue, newest first, by state and by category (migration 0004)
+    sa.Index("ix_predictions_needs_review_created_at", "needs_review", "created_at"),
+    sa.Index("ix_predictions_category_created_at", "category", "created_at"),
 )
 
 feedback = sa.Table(

@@ -1,6 +1,7 @@
-"""The operator console's sessions (triage.sessions): one row per signed-in browser, holding
-the SHA-256 of its cookie's token, the key it signed in with, its CSRF token, its interface
-language and when it was last seen (idle expiry).
+"""The operator console: its sessions (triage.sessions), one row per signed-in browser,
+holding the SHA-256 of its cookie's token, the key it signed in with, its CSRF token, its
+interface language and when it was last seen (idle expiry); and two indexes of the prediction
+log for its review queue (newest first by review state, and by category).
 
 Revision ID: 0004
 Revises: 0003
@@ -29,9 +30,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_sessions_key_id", "console_sessions", ["key_id"])
     op.create_index("ix_console_sessions_last_seen_at", "console_sessions", ["last_seen_at"])
+    op.create_index(
+        "ix_predictions_needs_review_created_at", "predictions", ["needs_review", "created_at"]
+    )
+    op.create_index("ix_predictions_category_created_at", "predictions", ["category", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_predictions_category_created_at", table_name="predictions")
+    op.drop_index("ix_predictions_needs_review_created_at", table_name="predictions")
     op.drop_index("ix_console_sessions_last_seen_at", table_name="console_sessions")
     op.drop_index("ix_console_sessions_key_id", table_name="console_sessions")
     op.drop_table("console_sessions")
