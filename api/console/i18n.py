@@ -117,6 +117,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "models.done": ("Done", "完成"),
     "monitoring.days": ("Days", "天数"),
     "monitoring.period": ("Period", "周期"),
+    "monitoring.computed": (
+        "Computed at {at} UTC; reused for a minute.",
+        "计算于 {at} UTC，一分钟内复用。",
+    ),
     "monitoring.none": ("No drift report: ", "无法生成漂移报告："),
     "error": ("Something went wrong", "出错了"),
     "error.back": ("Back", "返回"),
