@@ -13,10 +13,8 @@ from api.console.access import current_session, needs_role
 from api.console.blueprint import blueprint, page
 from api.errors import ApiError
 from api.runtime import runtime
-from api.schemas.cases import PREDICTION_FIELDS
-from api.security import request_id
-from triage.cases.intake import CaseText, categorize
-from triage.errors import StoreError
+from api.views.cases import categorize_and_log
+from triage.cases.intake import CaseText
 
 __all__ = ["highlight"]
 
@@ -41,29 +39,14 @@ def highlight(text: str, terms: list[str]) -> list[tuple[str, bool]]:
 
 
 def _result(text: str, order_id: str | None) -> dict[str, Any]:
-    """Categorize and log one text, as the API does; the result with its prediction id."""
-    state = runtime()
-    limit = state.settings.max_text_bytes
+    """Categorize and log one text, as ``POST /v1/cases/categorize`` does (the same code)."""
+    limit = runtime().settings.max_text_bytes
     size = len(text.encode("utf-8"))
     if size > limit:
         raise ApiError(413, "text_too_large", f"text: {size} bytes, over the limit of {limit}")
-    done = categorize(
-        state.models.case_router(),
-        [CaseText(text, order_id=order_id)],
-        key_id=current_session().key_id,
-        request_id=request_id()[:36],
-    )[0]
-    result = {"prediction_id": done.record.id}
-    result.update((name, getattr(done.prediction, name)) for name in PREDICTION_FIELDS)
+    [result] = categorize_and_log([CaseText(text, order_id=order_id)], current_session().key_id)
     # the order context (issue 13) where the flow gives one; None before it does
-    result["order"] = result.get("order") or getattr(done.prediction, "order", None)
-    try:
-        state.store.log_predictions([done.record])
-        result["logged"] = True
-    except StoreError:
-        if not state.settings.log_without_db:
-            raise
-        result["logged"] = False
+    result.setdefault("order", None)
     return result
 
 
