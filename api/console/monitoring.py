@@ -22,6 +22,7 @@ from api.console.charts import drift_chart, svg_data_url
 from api.errors import ApiError
 from api.runtime import runtime
 from api.schemas.monitoring import MAX_DAYS, PERIODS
+from api.validation import query_int
 from triage.errors import ModelError
 from triage.jobs.monitor import case_drift
 from triage.registry import read_metadata
@@ -76,12 +77,7 @@ def _drift(days: int, period: str) -> dict[str, Any]:
 @needs_role("analyst")
 def monitoring_page() -> ResponseReturnValue:
     """Drift signals of the last `days` of predictions, per `period`."""
-    try:
-        days = int(request.args.get("days", 28))
-    except ValueError:
-        raise ApiError(422, "invalid_value", "days: a whole number") from None
-    if not 1 <= days <= MAX_DAYS:
-        raise ApiError(422, "invalid_value", f"days: between 1 and {MAX_DAYS}")
+    days = query_int("days", 28, 1, MAX_DAYS)
     period = request.args.get("period", "W")
     if period not in PERIODS:
         raise ApiError(422, "invalid_value", f"period: one of {', '.join(PERIODS)}")

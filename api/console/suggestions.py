@@ -15,6 +15,7 @@ from api.console.access import current_session, needs_role
 from api.console.blueprint import blueprint, page
 from api.errors import ApiError
 from api.runtime import runtime
+from api.validation import query_int
 
 PAGE = 20
 MAX_OFFSET = 100_000
@@ -34,13 +35,8 @@ def timelines(order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
 
 
 def offset_arg() -> int:
-    try:
-        offset = int(request.args.get("offset", 0))
-    except ValueError:
-        raise ApiError(422, "invalid_value", "offset: a whole number") from None
-    if not 0 <= offset <= MAX_OFFSET:
-        raise ApiError(422, "invalid_value", f"offset: between 0 and {MAX_OFFSET}")
-    return offset
+    """The page's `offset` query parameter (0 by default)."""
+    return query_int("offset", 0, 0, MAX_OFFSET)
 
 
 @blueprint.get("/suggestions")
