@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from api.console.access import needs_role
 from api.console.blueprint import blueprint, page
-from api.console.suggestions import offset_arg, timelines
+from api.console.suggestions import offset_arg
 from api.errors import ApiError
 from api.runtime import runtime
 
@@ -58,6 +58,6 @@ def order_page(order_id: str) -> ResponseReturnValue:
     return page(
         "order.html",
         order=orders.iloc[0].to_dict(),
-        timeline=timelines([order_id]).get(order_id, []),
+        timeline=service.orders.timelines([order_id])[order_id],
         suggestions=service.suggestions.for_order(order_id),
     )

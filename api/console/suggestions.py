@@ -6,8 +6,6 @@ the order service and the suggestion lifecycle, as ``POST /v1/suggestions/{id}/a
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -19,19 +17,6 @@ from api.validation import query_int
 
 PAGE = 20
 MAX_OFFSET = 100_000
-
-
-def timelines(order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Each order's tracking events, oldest first."""
-    if not order_ids:
-        return {}
-    _orders, events = runtime().order_service().orders.tables_of(order_ids)
-    found: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
-    for event in events.sort_values("time").itertuples(index=False):
-        found.setdefault(event.order_id, []).append(
-            {"time": event.time, "type": event.event_type, "place": event.location}
-        )
-    return found
 
 
 def offset_arg() -> int:
@@ -53,7 +38,7 @@ def suggestions_page() -> ResponseReturnValue:
     return page(
         "suggestions.html",
         suggestions=shown,
-        timelines=timelines([s.order_id for s in shown]),
+        timelines=runtime().order_service().orders.timelines([s.order_id for s in shown]),
         offset=offset,
         following=offset + PAGE if len(found) > PAGE else None,
         previous=max(offset - PAGE, 0) if offset else None,

@@ -190,6 +190,29 @@ class OrderStore:
         with self.store.transaction() as conn:
             return [row._asdict() for row in conn.execute(query.limit(limit).offset(offset))]
 
+    def timelines(self, order_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each of `order_ids`' tracking events, oldest first: time, type and place (every id
+        gets a list, empty for an order without events or not stored)."""
+        found: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
+        wanted = sorted(found)
+        with self.store.transaction() as conn:
+            for chunk in _chunks(wanted):
+                query = (
+                    sa.select(
+                        tracking_events.c.order_id,
+                        tracking_events.c.time,
+                        tracking_events.c.event_type,
+                        tracking_events.c.location,
+                    )
+                    .where(tracking_events.c.order_id.in_(chunk))
+                    .order_by(tracking_events.c.order_id, tracking_events.c.time)
+                )
+                for row in conn.execute(query):
+                    found[row.order_id].append(
+                        {"time": row.time, "type": row.event_type, "place": row.location}
+                    )
+        return found
+
     def open_facets(self) -> dict[str, list[Any]]:
         """The carriers and lanes (seller region, buyer region) of the stored open orders."""
         open_ = sa.and_(orders_table.c.delivered_at.is_(None), sa.not_(orders_table.c.canceled))
