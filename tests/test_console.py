@@ -308,6 +308,7 @@ def test_accepting_an_edited_suggestion_opens_the_case(app, console, api_risk_sc
     assert page.status_code == 200
     risks = [float(r) for r in re.findall(r'class="risk">(\d+) %', page.text)]
     assert risks == sorted(risks, reverse=True) and risks
+    assert re.search(r'<ol class="timeline"><li><span class="muted">\d{4}-\d\d-\d\d', page.text)
     first = re.search(r'id="suggestion-([^"]+)"', page.text).group(1)
     edited = "包裹一周没有物流更新 <b>请尽快处理</b>"
     answer = client.post(
