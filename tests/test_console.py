@@ -477,3 +477,18 @@ def test_highlight_cuts_the_text_at_the_terms():
         (" lost", False),
     ]
     assert highlight("包裹没收到", []) == [("包裹没收到", False)]
+
+
+def test_an_htmx_request_gets_its_error_as_a_fragment(app, console):
+    from tests.conftest import log_prediction
+
+    prediction_id = log_prediction(app.extensions["triage"].store)
+    client = console("analyst")
+    csrf = csrf_of(client.get("/console/review").text)
+    answer = client.post(
+        f"/console/review/{prediction_id}",
+        data={"category": "no_such_category"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert answer.status_code == 422 and "<html" not in answer.text
+    assert 'id="error"' in answer.text and "not in the taxonomy" in answer.text

@@ -81,9 +81,8 @@ def _category_name(category_id: str) -> str:
 
 
 def page(template: str, status: int = 200, **context: Any) -> Response:
-    """Render a console template (a fragment when htmx asked for one and it has one)."""
-    response = make_response(render_template(f"console/{template}", **context), status)
-    return response
+    """A console template rendered as the response."""
+    return make_response(render_template(f"console/{template}", **context), status)
 
 
 def _local(target: str | None) -> str:
@@ -95,7 +94,9 @@ def _local(target: str | None) -> str:
 
 # -- errors as pages ---------------------------------------------------------------------
 def _error_page(status: int, message: str) -> Response:
-    return page("error.html", status, message=message)
+    """The error as a page, or as a fragment in place of what an htmx request asked for."""
+    fragment = bool(request.headers.get("HX-Request"))
+    return page("_error.html" if fragment else "error.html", status, message=message)
 
 
 @blueprint.errorhandler(access.NotSignedIn)

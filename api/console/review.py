@@ -107,12 +107,10 @@ def review_bulk() -> ResponseReturnValue:
     """Confirm every selected prediction as predicted: one feedback record each."""
     ids = request.form.getlist("prediction_id")[:MAX_BULK]
     store = runtime().store
-    confirmed = 0
     for prediction_id in ids:
         found = store.get_prediction(prediction_id)
         if found is not None:
             _record(prediction_id, found["category"])
-            confirmed += 1
     target = request.form.get("next") or url_for("console.review_page")
     if not target.startswith("/console"):
         target = url_for("console.review_page")
