@@ -129,8 +129,23 @@ def test_idle_sessions_and_revoked_keys_end(app):
     assert sessions.touch(token, now=later) is None
     token, _ = sessions.open(record.id)
     assert sessions.touch(token).role == "analyst"
+    assert sessions.purge(now=later) == 1 and sessions.touch(token) is None
+    token, _ = sessions.open(record.id)
     state.store.revoke_key(record.id)
     assert sessions.touch(token) is None
+
+
+@pytest.mark.parametrize(
+    "target", ("https://evil.example/", "//evil.example/console", "/v1/models", "javascript:x")
+)
+def test_sign_in_never_leads_off_the_console(app, api_keys, target):
+    client = FlaskClient(app)
+    form = client.get("/console/login")
+    answer = client.post(
+        "/console/login",
+        data={"api_key": api_keys["predict"], "csrf_token": csrf_of(form.text), "next": target},
+    )
+    assert answer.status_code == 302 and answer.location == "/console"
 
 
 ROLE_MATRIX = (

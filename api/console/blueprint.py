@@ -24,7 +24,7 @@ from api.runtime import runtime
 from triage.errors import ConflictError, InputError, ModelError, NotFoundError, StoreError
 from triage.keys import role_allows
 
-__all__ = ["CONSOLE_CSP", "blueprint", "page"]
+__all__ = ["CONSOLE_CSP", "blueprint", "local_target", "page"]
 
 log = logging.getLogger("triage.api")
 
@@ -85,7 +85,7 @@ def page(template: str, status: int = 200, **context: Any) -> Response:
     return make_response(render_template(f"console/{template}", **context), status)
 
 
-def _local(target: str | None) -> str:
+def local_target(target: str | None) -> str:
     """`target` when it is a path of the console, else the console's start page."""
     if target and target.startswith("/console") and not urlsplit(target).netloc:
         return target
@@ -164,7 +164,7 @@ def _policy(response: Response) -> Response:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """The sign-in form; a posted key opens a session."""
-    target = _local(request.values.get("next"))
+    target = local_target(request.values.get("next"))
     error = None
     status = 200
     if request.method == "POST":
@@ -181,6 +181,7 @@ def login() -> ResponseReturnValue:
             previous = request.cookies.get(access.COOKIE)
             if previous:  # a new session replaces the browser's old one
                 store.close(previous)
+            store.purge()  # and the sessions idle too long go
             chosen = request.form.get("lang")
             cookie, _session = store.open(caller.key_id, chosen if chosen in LANGUAGES else None)
             response = make_response(redirect(target))
@@ -213,4 +214,4 @@ def switch_language() -> ResponseReturnValue:
     chosen = request.form.get("lang")
     if chosen in LANGUAGES:
         access.sessions().set_language(request.cookies[access.COOKIE], chosen)
-    return redirect(_local(request.form.get("next")))
+    return redirect(local_target(request.form.get("next")))

@@ -11,7 +11,7 @@ from flask import redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from api.console.access import current_session, needs_role
-from api.console.blueprint import blueprint, page
+from api.console.blueprint import blueprint, local_target, page
 from api.errors import ApiError
 from api.runtime import runtime
 from triage.store import REVIEW_STATES
@@ -111,7 +111,4 @@ def review_bulk() -> ResponseReturnValue:
         found = store.get_prediction(prediction_id)
         if found is not None:
             _record(prediction_id, found["category"])
-    target = request.form.get("next") or url_for("console.review_page")
-    if not target.startswith("/console"):
-        target = url_for("console.review_page")
-    return redirect(target)
+    return redirect(local_target(request.form.get("next")))
