@@ -409,11 +409,25 @@ def test_a_version_with_its_evaluation_shows_tables_and_figures(
     )
     confidence = proba.max(axis=1)
     correct = tiny_model.classes_[proba.argmax(axis=1)] == small_cases["category"].to_numpy()
+    gate = {
+        "promote": False,
+        "reasons": ["macro_f1 fell from 0.9000 to 0.5000 (tolerance 0.01)"],
+        "checks": [
+            {
+                "name": "macro_f1",
+                "champion": 0.9,
+                "challenger": 0.5,
+                "tolerance": 0.01,
+                "lower_is_better": False,
+                "passed": False,
+            }
+        ],
+    }
     registry = Registry(two_versions)
     version = registry.create(
         "cases",
         tiny_model,
-        {"kind": "case_classifier", "metrics": {"held_out": metrics}},
+        {"kind": "case_classifier", "metrics": {"held_out": metrics, "gate": gate}},
         report_writer(metrics, confidence, correct, title="test"),
     )
     app = make_app(models_dir=two_versions)
@@ -426,6 +440,9 @@ def test_a_version_with_its_evaluation_shows_tables_and_figures(
         image = client.get(f"/console/models/cases/{version}/{figure}.png")
         assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     assert client.get("/console/models/cases/v1/reliability.png").status_code == 404
+    retraining = page.text[page.text.index('id="retraining"') :]
+    assert version in retraining and "held back by the gate" in retraining
+    assert "macro_f1 fell from 0.9000 to 0.5000" in retraining
 
 
 def test_monitoring_shows_drift_against_the_training_data(make_app, two_versions):

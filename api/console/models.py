@@ -69,6 +69,11 @@ def models_page() -> ResponseReturnValue:
             next((v for v in chosen["versions"] if v["status"] == "champion"), None)
             or chosen["versions"][0],
         )
+    # the newest version a retraining made (its metrics carry the gate's verdict)
+    retrained = next(
+        (v for v in (chosen or {}).get("versions", []) if (v.get("metrics") or {}).get("gate")),
+        None,
+    )
     figures: dict[str, bool] = {}
     report = None
     if detail is not None:
@@ -89,6 +94,7 @@ def models_page() -> ResponseReturnValue:
         detail_metrics=_metrics(detail) if detail else {},
         figures=figures,
         report=report,
+        retrained=retrained,
         done=request.args.get("done"),
     )
 
