@@ -48,8 +48,9 @@ tools:
 	fi
 
 # pytest-xdist: one test process per core, at most 4 (each builds its own tiny models, servers
-# and PostgreSQL cluster)
-PARALLEL := -n auto --maxprocesses=4
+# and PostgreSQL cluster); tests marked xdist_group share a process (the console's browser
+# tests: one server and one Chromium for the module)
+PARALLEL := -n auto --maxprocesses=4 --dist loadgroup
 
 # The whole suite (what CI runs through .ci/run), with the 25 slowest tests listed.
 test: install tools

@@ -37,6 +37,8 @@ FLAGS = [
     "--no-first-run",
 ]
 HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2"> 包裹没收到'
+#: the whole module in one xdist process (make test: --dist loadgroup): one server, one browser
+pytestmark = pytest.mark.xdist_group("console-browser")
 SHOTS = ("triage", "review", "suggestions", "orders", "models", "monitoring", "login")
 
 
