@@ -51,7 +51,18 @@ def models_page() -> ResponseReturnValue:
     registry = runtime().models.registry
     try:
         names = registry.names()
-        models = [{"name": n, "versions": list(reversed(registry.versions(n)))} for n in names]
+        models = [
+            {
+                "name": n,
+                # newest first
+                "versions": sorted(
+                    registry.versions(n), key=lambda m: m.get("created_at") or "", reverse=True
+                ),
+                # a rollback needs an earlier champion
+                "can_roll_back": len({e["version"] for e in registry.state(n)["history"]}) > 1,
+            }
+            for n in names
+        ]
     except OSError as exc:
         raise ApiError(
             503, "registry_unavailable", f"the registry cannot be read ({exc})"

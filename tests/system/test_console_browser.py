@@ -258,10 +258,16 @@ def test_screenshots_of_every_page(sign_in, site, tmp_path):
     page.click("#categorize")
     expect(page.locator("#prediction")).to_be_visible()
     page.screenshot(path=str(folder / "triage.png"))
-    for name in ("review", "suggestions", "orders", "models", "monitoring"):
+    for name in ("review", "suggestions", "orders", "monitoring"):
         page.goto(f"{site['base']}/console/{name}")
         expect(page.locator("h1").first).to_be_visible()
         page.screenshot(path=str(folder / f"{name}.png"))
+    # the models page with the newest version's details (the one with an evaluation report)
+    page.goto(f"{site['base']}/console/models")
+    page.locator("#model-cases tbody tr").first.locator("a").first.click()
+    expect(page.locator("table.per-class")).to_be_visible()
+    expect(page.locator("img.chart").first).to_be_visible()
+    page.screenshot(path=str(folder / "models.png"), full_page=True)
     page.click("#signout")
     page.screenshot(path=str(folder / "login.png"))
     assert sorted(p.stem for p in folder.glob("*.png")) >= sorted(SHOTS)
