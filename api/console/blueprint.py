@@ -116,9 +116,7 @@ def _forbidden(error: access.Forbidden) -> ResponseReturnValue:
 
 @blueprint.errorhandler(access.CsrfRefused)
 def _csrf_refused(_error: Exception) -> ResponseReturnValue:
-    return _error_page(
-        403, "the form's security token is missing or out of date; reload the page and retry"
-    )
+    return _error_page(403, t("csrf"))
 
 
 @blueprint.errorhandler(ApiError)
@@ -188,7 +186,7 @@ def login() -> ResponseReturnValue:
             access.set_cookie(response, access.COOKIE, cookie)
             response.delete_cookie(access.LOGIN_COOKIE, path="/console")
             return response
-        error = "the API key is unknown, malformed or revoked"
+        error = t("signin.wrong")
         status = 401
     login_token = access.login_token()
     response = page("login.html", status, error=error, next=target, login_token=login_token)

@@ -25,6 +25,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Sign in with your API key; the console keeps a session, not the key.",
         "使用 API 密钥登录；控制台只保存会话，不保存密钥。",
     ),
+    "signin.wrong": (
+        "The API key is unknown, malformed or revoked.",
+        "API 密钥无效、格式错误或已被吊销。",
+    ),
     "signed_in_as": ("Signed in as", "当前用户"),
     "role": ("role", "角色"),
     "language": ("中文", "English"),
@@ -131,6 +135,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "monitoring.none": ("No drift report: ", "无法生成漂移报告："),
     "error": ("Something went wrong", "出错了"),
     "error.back": ("Back", "返回"),
+    "csrf": (
+        "The form's security token is missing or out of date; reload the page and retry.",
+        "表单的安全令牌缺失或已过期，请刷新页面后重试。",
+    ),
     "forbidden": ("This page needs the {role} role.", "此页面需要 {role} 角色。"),
 }
 
