@@ -79,6 +79,16 @@ def test_the_session_cookie_is_secure_over_tls(app, api_keys):
     assert "Secure" in cookie
 
 
+def test_the_session_cookie_is_secure_behind_a_tls_proxy_when_told(make_app):
+    app = make_app(console_secure_cookies=True)
+    client = FlaskClient(app)
+    answer = sign_in(client, app.extensions["triage"].store.create_key("predict", "p")[1])
+    cookie = next(
+        c for c in answer.headers.getlist("Set-Cookie") if c.startswith("triage_console=")
+    )
+    assert "Secure" in cookie
+
+
 @pytest.mark.parametrize(
     "key",
     (

@@ -129,8 +129,13 @@ def check_login_csrf() -> None:
         raise CsrfRefused()
 
 
+def _secure() -> bool:
+    return request.is_secure or runtime().settings.console_secure_cookies
+
+
 def set_cookie(response: Response, name: str, value: str, max_age: int | None = None) -> None:
-    """A console cookie: HttpOnly, SameSite=Strict, Secure when served over TLS, /console only."""
+    """A console cookie: HttpOnly, SameSite=Strict, /console only, Secure over TLS (or always,
+    with ``console_secure_cookies``, behind a proxy that ends TLS)."""
     response.set_cookie(
         name,
         value,
@@ -138,7 +143,7 @@ def set_cookie(response: Response, name: str, value: str, max_age: int | None = 
         path="/console",
         httponly=True,
         samesite="Strict",
-        secure=request.is_secure,
+        secure=_secure(),
     )
 
 
@@ -148,5 +153,5 @@ def end_session(response: Response) -> None:
     if token:
         sessions().close(token)
     response.delete_cookie(
-        COOKIE, path="/console", httponly=True, samesite="Strict", secure=request.is_secure
+        COOKIE, path="/console", httponly=True, samesite="Strict", secure=_secure()
     )

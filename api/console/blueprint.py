@@ -182,6 +182,7 @@ def login() -> ResponseReturnValue:
             store.purge()  # and the sessions idle too long go
             chosen = request.form.get("lang")
             cookie, _session = store.open(caller.key_id, chosen if chosen in LANGUAGES else None)
+            log.info("console: key %s signed in", caller.key_id)
             response = make_response(redirect(target))
             access.set_cookie(response, access.COOKIE, cookie)
             response.delete_cookie(access.LOGIN_COOKIE, path="/console")
