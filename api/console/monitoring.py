@@ -13,16 +13,16 @@ import threading
 import time
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask.typing import ResponseReturnValue
 
 from api.console.access import needs_role
 from api.console.blueprint import blueprint, page
 from api.console.charts import drift_chart, svg_data_url
-from api.errors import ApiError
 from api.runtime import runtime
 from api.schemas.monitoring import MAX_DAYS, PERIODS
-from api.validation import query_int
+from api.validation import query_choice, query_int
+from api.views.monitoring import PERIOD_MEANING
 from triage.errors import ModelError
 from triage.jobs.monitor import case_drift
 from triage.registry import read_metadata
@@ -78,9 +78,7 @@ def _drift(days: int, period: str) -> dict[str, Any]:
 def monitoring_page() -> ResponseReturnValue:
     """Drift signals of the last `days` of predictions, per `period`."""
     days = query_int("days", 28, 1, MAX_DAYS)
-    period = request.args.get("period", "W")
-    if period not in PERIODS:
-        raise ApiError(422, "invalid_value", f"period: one of {', '.join(PERIODS)}")
+    period = query_choice("period", "W", PERIODS, PERIOD_MEANING)
     report = problem = None
     try:
         report = _drift(days, period)
