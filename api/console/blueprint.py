@@ -159,6 +159,12 @@ def _policy(response: Response) -> Response:
 
 
 # -- sign-in, sign-out, language ---------------------------------------------------------
+@blueprint.get("/")
+def start() -> ResponseReturnValue:
+    """/console/ is /console."""
+    return redirect(url_for("console.triage_page"))
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     """The sign-in form; a posted key opens a session."""
