@@ -110,7 +110,7 @@ def drift_report(
             "reference_n": reference.get("n"),
         }
     frame = predictions.copy()
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
     overall = _signals(reference, frame)
     periods = []
     for start, group in frame.groupby(
