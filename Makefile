@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check test-postgres stress install tools lint clean bootstrap
+.PHONY: run test check test-postgres stress install tools lint clean bootstrap screenshots
 
 install: $(STAMP)
 
@@ -29,8 +29,9 @@ run: bootstrap
 # the server in the soak test; initdb (Debian keeps it in /usr/lib/postgresql/*/bin) starts the
 # throwaway PostgreSQL cluster of the database tests. When one is missing, root installs it with
 # apt (one `apt-get update` first); anyone else is told, and the tests that need it skip (CI,
-# where such a skip fails the run, runs as root).
-TOOLS := wrk:wrk initdb:postgresql
+# where such a skip fails the run, runs as root). chromium: the console's browser tests
+# (tests/system/test_console_browser.py) and `make screenshots`.
+TOOLS := wrk:wrk initdb:postgresql chromium:chromium
 
 tools:
 	@missing=""; for pair in $(TOOLS); do \
@@ -47,8 +48,9 @@ tools:
 	fi
 
 # pytest-xdist: one test process per core, at most 4 (each builds its own tiny models, servers
-# and PostgreSQL cluster)
-PARALLEL := -n auto --maxprocesses=4
+# and PostgreSQL cluster); tests marked xdist_group share a process (the console's browser
+# tests: one server and one Chromium for the module)
+PARALLEL := -n auto --maxprocesses=4 --dist loadgroup
 
 # The whole suite (what CI runs through .ci/run), with the 25 slowest tests listed.
 test: install tools
@@ -72,6 +74,16 @@ check: install
 ROUNDS ?= 20
 stress: install tools
 	$(BIN)/python -m tests.stress --rounds $(ROUNDS)
+
+# The console's screenshots in docs/console/ (PNG, committed), taken by the browser test module
+# in Debian's Chromium against a real server with demo data (about a minute); a Chinese font
+# (Debian's fonts-wqy-microhei, installed by root when missing) so that the zh texts render.
+screenshots: install tools
+	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { [ "$$(id -u)" = 0 ] \
+	  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
+	  || echo "no Chinese font: install fonts-wqy-microhei (as root) or the zh texts show as boxes"
+	TRIAGE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -p no:cacheprovider -q \
+	  tests/system/test_console_browser.py -k screenshots
 
 # ruff, and the import-linter contracts of pyproject.toml (the test suite runs them too:
 # tests/test_architecture.py)

@@ -37,7 +37,7 @@ from triage.errors import StoreError
 from triage.keys import parse_token, role_allows, validate_role, verify_token
 from triage.store import KeyRecord
 
-__all__ = ["Caller", "current_caller", "requires"]
+__all__ = ["Caller", "check_key", "current_caller", "requires"]
 
 log = logging.getLogger("triage.api")
 
@@ -117,6 +117,14 @@ def _authenticate(without_db: bool = False) -> Caller:
             "this operation needs an API key: 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return check_key(token, without_db)
+
+
+def check_key(token: str, without_db: bool = False) -> Caller:
+    """The caller of `token`, counted against its key's rate limit: `ApiError` 401 for an
+    unknown, malformed or revoked key, 429 over the limit (what a request with the key in its
+    headers gets; the console's sign-in checks the key it is given with it)."""
+    state = runtime()
     limit = state.settings.rate_limit_per_minute
     now = time.time()
     window = int(now // WINDOW_SECONDS * WINDOW_SECONDS) if limit > 0 else None

@@ -23,11 +23,21 @@ def _store():
     return store
 
 
-def curl_example(host: str, port: int, token: str) -> str:
-    """A shell command that categorizes one case with `token`, ready to paste."""
+def _address(host: str) -> str:
+    """The address to give a local client for a server listening on `host`."""
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
-    address = f"[{host}]" if ":" in host else host
+    return f"[{host}]" if ":" in host else host
+
+
+def console_address(host: str, port: int) -> str:
+    """The operator console's sign-in page (the same API keys sign in there)."""
+    return f"http://{_address(host)}:{port}/console"
+
+
+def curl_example(host: str, port: int, token: str) -> str:
+    """A shell command that categorizes one case with `token`, ready to paste."""
+    address = _address(host)
     body = json.dumps({"text": EXAMPLE_TEXT}, ensure_ascii=False)
     return (
         f"curl -s http://{address}:{port}/v1/cases/categorize \\\n"
@@ -90,13 +100,16 @@ def serve(host, port, workers, threads, access_log, create_admin_key):
             click.echo(
                 f"\ncreated the local admin API key {record.id}; it is shown only now:\n\n"
                 f"    {token}\n\ntry it once the server is up:\n\n"
-                f"{curl_example(settings.host, settings.port, token)}\n"
+                f"{curl_example(settings.host, settings.port, token)}\n\n"
+                f"or sign in to the operator console with it: "
+                f"{console_address(settings.host, settings.port)}\n"
             )
     store.dispose()
     check_port_free(settings.host, settings.port)
     click.echo(
         f"serving on http://{settings.host}:{settings.port} with {settings.workers} gunicorn "
-        f"worker(s); docs at /docs, readiness at /readyz"
+        f"worker(s); docs at /docs, readiness at /readyz, operator console at "
+        f"{console_address(settings.host, settings.port)}"
     )
     options = gunicorn_options(settings.host, settings.port, settings.workers, threads, access_log)
     Server(overrides, options).run()

@@ -77,6 +77,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         openapi.add_resource(app, importlib.import_module(schemas_name).openapi, settings)
         if hasattr(views, "setup"):  # e.g. state.serve_risk_model()
             views.setup(state)
+    # the operator console's pages (HTML, not in the OpenAPI document of the JSON API)
+    app.register_blueprint(importlib.import_module("api.console").blueprint)
     if load_models:
         state.models.load()
         if settings.model_reload_seconds > 0:  # pick up promotions and rollbacks (hot reload)

@@ -21,7 +21,8 @@ from api.openapi import openapi_for
 
 __all__ = ["ConformingClient", "check_response"]
 
-_PUBLIC_FILES = ("/static/",)
+#: paths outside the JSON API's document: static files and the operator console's pages
+_PUBLIC_FILES = ("/static/", "/console")
 
 
 def _escape(part: str) -> str:

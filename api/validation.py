@@ -17,7 +17,7 @@ Every error names the offending field as a path such as ``cases[3].text`` in
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from flask import request
@@ -26,7 +26,7 @@ from jsonschema.exceptions import ValidationError
 from api.errors import ApiError
 from api.openapi import NO_NUL, openapi_for
 
-__all__ = ["field_path", "parse_json_body", "query_int"]
+__all__ = ["field_path", "parse_json_body", "query_choice", "query_int"]
 
 _SHAPE = {"type", "required", "additionalProperties", "unevaluatedProperties", "oneOf", "anyOf"}
 _BOUNDS = {
@@ -222,5 +222,19 @@ def query_int(name: str, default: int, minimum: int, maximum: int) -> int:
             "invalid_value",
             f"{name}: must be between {minimum} and {maximum}",
             {"field": name, "rule": "range"},
+        )
+    return value
+
+
+def query_choice(name: str, default: str, choices: Sequence[str], meaning: str = "") -> str:
+    """A query parameter that must be one of `choices`: 422 otherwise (`meaning` follows the
+    list in the message, e.g. " (day, week, month)")."""
+    value = request.args.get(name, default)
+    if value not in choices:
+        raise ApiError(
+            422,
+            "invalid_value",
+            f"{name}: must be one of {', '.join(choices)}{meaning}",
+            {"field": name, "rule": "enum"},
         )
     return value

@@ -68,6 +68,11 @@ class Settings:
     #: use the case model's sentence encoder where it has one (off: its TF-IDF head alone,
     #: faster and less accurate on unfamiliar wording; see triage/cases/model.py)
     case_encoder: bool = True
+    #: minutes after which an unused operator-console session is over (sign in again)
+    console_idle_minutes: float = 30.0
+    #: mark the console's cookies Secure even when the request reached the service over plain
+    #: HTTP (behind a proxy that ends TLS); over TLS they always are
+    console_secure_cookies: bool = False
 
     @property
     def effective_database_url(self) -> str:

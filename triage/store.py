@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from triage.config import Settings
-from triage.errors import StoreError
+from triage.errors import InputError, StoreError
 from triage.keys import IssuedToken, issue_token, validate_role, verify_token
 from triage.store_tables import (
     DROP_OLD_WINDOWS,
@@ -52,6 +52,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: how long a statement waits for a lock another connection holds (SQLite's busy timeout,
 #: PostgreSQL's lock_timeout) before it fails
 LOCK_TIMEOUT_MS = 10_000
+#: the states `Store.review_queue` filters on
+REVIEW_STATES = ("all", "pending", "reviewed")
 
 
 @dataclass(frozen=True)
@@ -294,10 +296,13 @@ class Store:
         """(created_at, category, language, confidence) of every prediction since `since`.
 
         Only the four columns drift monitoring needs, oldest first: no texts leave the database.
+        `created_at` comes as stored, naive UTC (ISO text from SQLite, a datetime from other
+        drivers), for pandas to parse in one pass (`pd.to_datetime(..., utc=True,
+        format="ISO8601")`): converting 100,000 of them one by one took most of a second.
         """
         query = (
             sa.select(
-                predictions.c.created_at,
+                sa.type_coerce(predictions.c.created_at, sa.String()).label("created_at"),
                 predictions.c.category,
                 predictions.c.language,
                 predictions.c.confidence,
@@ -307,6 +312,54 @@ class Store:
         )
         with self._transaction() as conn:
             return [tuple(row) for row in conn.execute(query)]
+
+    def review_queue(
+        self,
+        *,
+        limit: int = 50,
+        before: tuple[dt.datetime, str] | None = None,
+        category: str | None = None,
+        language: str | None = None,
+        since: dt.datetime | None = None,
+        state: str = "all",
+    ) -> list[dict[str, Any]]:
+        """Predictions that need review or were corrected, newest first, each with its latest
+        correction (``corrected``: a category, or None). `state` is ``pending`` (needs review,
+        not corrected yet), ``reviewed`` (corrected or confirmed) or ``all``; `before` is the
+        (created_at, id) of the last row of the previous page."""
+        if state not in REVIEW_STATES:
+            raise InputError(f"state: must be one of {', '.join(REVIEW_STATES)}")
+        reviewed = sa.exists().where(feedback.c.prediction_id == predictions.c.id)
+        latest = (
+            sa.select(feedback.c.category)
+            .where(feedback.c.prediction_id == predictions.c.id)
+            .order_by(feedback.c.created_at.desc(), feedback.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        condition = {
+            "all": sa.or_(predictions.c.needs_review, reviewed),
+            "pending": sa.and_(predictions.c.needs_review, ~reviewed),
+            "reviewed": reviewed,
+        }[state]
+        query = sa.select(predictions, latest.label("corrected")).where(condition)
+        if category is not None:
+            query = query.where(predictions.c.category == category)
+        if language is not None:
+            query = query.where(predictions.c.language == language)
+        if since is not None:
+            query = query.where(predictions.c.created_at >= since)
+        if before is not None:
+            at, last_id = before
+            query = query.where(
+                sa.or_(
+                    predictions.c.created_at < at,
+                    sa.and_(predictions.c.created_at == at, predictions.c.id < last_id),
+                )
+            )
+        query = query.order_by(predictions.c.created_at.desc(), predictions.c.id.desc())
+        with self._transaction() as conn:
+            return [row._asdict() for row in conn.execute(query.limit(limit))]
 
     # -- feedback ------------------------------------------------------------------------
     def add_feedback(

@@ -26,6 +26,7 @@ __all__ = [
     "api_key_usage",
     "api_keys",
     "cases",
+    "console_sessions",
     "feedback",
     "metadata",
     "order_risks",
@@ -97,6 +98,9 @@ predictions = sa.Table(
     sa.Column("order_id", sa.String(64), nullable=True),
     sa.Column("key_id", sa.String(12), nullable=True),
     sa.Column("request_id", sa.String(36), nullable=True),
+    # the console's review queue, newest first, by state and by category (migration 0005)
+    sa.Index("ix_predictions_needs_review_created_at", "needs_review", "created_at"),
+    sa.Index("ix_predictions_category_created_at", "category", "created_at"),
 )
 
 feedback = sa.Table(
@@ -232,6 +236,21 @@ cases = sa.Table(
         sqlite_where=sa.text("status = 'open'"),
         postgresql_where=sa.text("status = 'open'"),
     ),
+)
+
+
+#: signed-in sessions of the operator console (triage.sessions, migration 0005): the cookie
+#: holds a random token, the table only its SHA-256; the key's role is read again on every
+#: request (a revoked key ends its sessions), `last_seen_at` drives the idle expiry
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(12), sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=False, index=True),
 )
 
 

@@ -31,7 +31,7 @@ from triage.orders.context import OrderContext
 from triage.orders.filing import file_case, filed_case, find_orders, order_contexts
 from triage.store_tables import utcnow
 
-__all__ = ["blueprint"]
+__all__ = ["blueprint", "categorize_and_log"]
 
 log = logging.getLogger("triage.api")
 blueprint = Blueprint("cases", __name__)
@@ -50,19 +50,13 @@ def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
             )
 
 
-@blueprint.post("/v1/cases/categorize")
-@requires("predict", without_db=True)  # answers unlogged with the database down if configured
-def categorize() -> ResponseReturnValue:
-    """Categorize one case or a batch; every prediction is logged with its text redacted."""
+def categorize_and_log(cases: list[dict], key_id: str | None) -> list[dict[str, Any]]:
+    """Categorize `cases` (the fields of CaseInput: text, lang, role, order_id, file) for the
+    key `key_id`, log their predictions and file the cases naming a stored order: the
+    documented result of each (``logged`` False when the log was unavailable and
+    ``log_without_db`` let the answer go out without it). The operator console's triage page
+    calls it too."""
     state = runtime()
-    settings = state.settings
-    body = parse_json_body(
-        lambda doc: "CategorizeBatch" if isinstance(doc, dict) and "cases" in doc else "CaseInput",
-        settings.max_body_bytes,
-    )
-    batch = "cases" in body
-    cases: list[dict] = body["cases"] if batch else [body]
-    _check_sizes(cases, batch, settings.max_text_bytes)
     now = utcnow()
     named, contexts = _orders_named(state, cases, now)
     categorized = categorize_cases(
@@ -77,7 +71,7 @@ def categorize() -> ResponseReturnValue:
             )
             for i, case in enumerate(cases)
         ],
-        key_id=current_caller().key_id,
+        key_id=key_id,
         request_id=request_id()[:36],
         now=now,
     )
@@ -94,7 +88,7 @@ def categorize() -> ResponseReturnValue:
     try:
         state.store.log_predictions([done.record for done in categorized])
     except StoreError:
-        if not settings.log_without_db:
+        if not state.settings.log_without_db:
             raise
         log.warning("prediction log unavailable; answering without logging (log_without_db)")
         logged = False
@@ -105,6 +99,23 @@ def categorize() -> ResponseReturnValue:
             if logged and cases[i].get("file", True):
                 _file(state, context, cases[i], categorized[i], now)
             result["order"] = _order_document(context, categorized[i].prediction)
+    return results
+
+
+@blueprint.post("/v1/cases/categorize")
+@requires("predict", without_db=True)  # answers unlogged with the database down if configured
+def categorize() -> ResponseReturnValue:
+    """Categorize one case or a batch; every prediction is logged with its text redacted, and
+    a case naming a stored order is filed for it."""
+    settings = runtime().settings
+    body = parse_json_body(
+        lambda doc: "CategorizeBatch" if isinstance(doc, dict) and "cases" in doc else "CaseInput",
+        settings.max_body_bytes,
+    )
+    batch = "cases" in body
+    cases: list[dict] = body["cases"] if batch else [body]
+    _check_sizes(cases, batch, settings.max_text_bytes)
+    results = categorize_and_log(cases, current_caller().key_id)
     return jsonify({"results": results}) if batch else jsonify(results[0])
 
 

@@ -7,20 +7,21 @@ period, against the champion's training-time profile, as population stability in
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 from flask.typing import ResponseReturnValue
 
 from api.auth import requires
 from api.errors import ApiError
 from api.runtime import runtime
 from api.schemas.monitoring import MAX_DAYS, PERIODS
-from api.validation import query_int
+from api.validation import query_choice, query_int
 from triage.errors import ModelError
 from triage.jobs.monitor import case_drift
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("monitoring", __name__)
+PERIOD_MEANING = " (day, week, month)"
 
 
 @blueprint.get("/v1/monitoring")
@@ -28,14 +29,7 @@ blueprint = Blueprint("monitoring", __name__)
 def get_monitoring() -> ResponseReturnValue:
     """Drift signals of the last `days` of predictions, grouped by `period`."""
     days = query_int("days", 28, 1, MAX_DAYS)
-    period = request.args.get("period", "W")
-    if period not in PERIODS:
-        raise ApiError(
-            422,
-            "invalid_value",
-            f"period: must be one of {', '.join(PERIODS)} (day, week, month)",
-            {"field": "period", "rule": "enum"},
-        )
+    period = query_choice("period", "W", PERIODS, PERIOD_MEANING)
     state = runtime()
     try:
         return case_drift(state.settings, days=days, period=period, store=state.store)

@@ -1,9 +1,11 @@
-"""`triage serve` for real: gunicorn on a free loopback port, two workers, the printed curl."""
+"""`triage serve` for real: gunicorn on a free loopback port, two workers, the printed curl
+and console address."""
 
 import json
 import re
 import shutil
 import subprocess
+import urllib.request
 
 from tests.conftest import http
 
@@ -27,4 +29,10 @@ def test_serve_starts_gunicorn_and_the_printed_curl_works(serve, tmp_path, api_m
     prediction = json.loads(answer.stdout)
     assert prediction["prediction_id"] and prediction["category"]
     assert prediction["model"]["name"] == "cases"
+
+    # the operator console's address is printed beside the curl example, and answers
+    console = re.search(r"operator console with it: (http://\S+/console)$", output, flags=re.M)
+    assert console and console.group(1) == f"{served.base}/console", output
+    with urllib.request.urlopen(f"{console.group(1)}/login", timeout=30) as page:
+        assert page.status == 200 and b'name="api_key"' in page.read()
     assert served.stop() == 0, served.log.read_text()[-2000:]

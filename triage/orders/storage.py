@@ -45,6 +45,7 @@ from triage.orders.data.fields import (
 from triage.store import Store
 from triage.store_tables import order_risks, tracking_events
 from triage.store_tables import orders as orders_table
+from triage.store_tables import suggestions as suggestions_table
 
 __all__ = ["OrderStore", "SavedOrders"]
 
@@ -158,6 +159,103 @@ class OrderStore:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(orders_table)).scalar_one()
             )
+
+    def open_by_risk(
+        self,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        carrier: str | None = None,
+        lane: tuple[str, str] | None = None,
+        seller: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored open orders (neither delivered nor canceled), the riskiest first: the risk
+        of the order's open suggestion (None without one: below the model's threshold when
+        last scored, or not scored), then the newest purchase first. `lane` is (seller
+        region, buyer region)."""
+        risk = suggestions_table.c.risk
+        query = (
+            sa.select(
+                orders_table.c.order_id,
+                orders_table.c.purchased_at,
+                orders_table.c.promised_date,
+                orders_table.c.seller_id,
+                orders_table.c.seller_region,
+                orders_table.c.buyer_region,
+                orders_table.c.carrier,
+                orders_table.c.service_level,
+                risk.label("risk"),
+                suggestions_table.c.id.label("suggestion_id"),
+                suggestions_table.c.category.label("suggested_category"),
+            )
+            .select_from(
+                orders_table.outerjoin(
+                    suggestions_table,
+                    sa.and_(
+                        suggestions_table.c.order_id == orders_table.c.order_id,
+                        suggestions_table.c.status == "open",
+                    ),
+                )
+            )
+            .where(orders_table.c.delivered_at.is_(None), sa.not_(orders_table.c.canceled))
+        )
+        if carrier is not None:
+            query = query.where(orders_table.c.carrier == carrier)
+        if lane is not None:
+            query = query.where(
+                orders_table.c.seller_region == lane[0], orders_table.c.buyer_region == lane[1]
+            )
+        if seller is not None:
+            query = query.where(orders_table.c.seller_id == seller)
+        query = query.order_by(
+            risk.desc().nulls_last(), orders_table.c.purchased_at.desc(), orders_table.c.order_id
+        )
+        with self.store.transaction() as conn:
+            return [row._asdict() for row in conn.execute(query.limit(limit).offset(offset))]
+
+    def timelines(self, order_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each of `order_ids`' tracking events, oldest first: time, type and place (every id
+        gets a list, empty for an order without events or not stored)."""
+        found: dict[str, list[dict[str, Any]]] = {order_id: [] for order_id in order_ids}
+        wanted = sorted(found)
+        with self.store.transaction() as conn:
+            for chunk in _chunks(wanted):
+                query = (
+                    sa.select(
+                        tracking_events.c.order_id,
+                        tracking_events.c.time,
+                        tracking_events.c.event_type,
+                        tracking_events.c.location,
+                    )
+                    .where(tracking_events.c.order_id.in_(chunk))
+                    .order_by(tracking_events.c.order_id, tracking_events.c.time)
+                )
+                for row in conn.execute(query):
+                    found[row.order_id].append(
+                        {"time": row.time, "type": row.event_type, "place": row.location}
+                    )
+        return found
+
+    def open_facets(self) -> dict[str, list[Any]]:
+        """The carriers and lanes (seller region, buyer region) of the stored open orders."""
+        open_ = sa.and_(orders_table.c.delivered_at.is_(None), sa.not_(orders_table.c.canceled))
+        with self.store.transaction() as conn:
+            carriers = conn.execute(
+                sa.select(orders_table.c.carrier).where(open_).distinct().order_by(
+                    orders_table.c.carrier
+                )
+            ).scalars()
+            carriers = list(carriers)
+            lanes = [
+                tuple(row)
+                for row in conn.execute(
+                    sa.select(orders_table.c.seller_region, orders_table.c.buyer_region)
+                    .where(open_)
+                    .distinct()
+                    .order_by(orders_table.c.seller_region, orders_table.c.buyer_region)
+                )
+            ]
+        return {"carriers": carriers, "lanes": lanes}
 
     def known(self, order_ids: Iterable[str]) -> set[str]:
         """The ids among `order_ids` that are stored."""

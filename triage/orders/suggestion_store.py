@@ -120,13 +120,17 @@ class DatabaseSuggestionStore:
         limit: int = 100,
         offset: int = 0,
         order_id: str | None = None,
+        by_risk: bool = False,
     ) -> list[Suggestion]:
-        """Newest first (the riskiest first among those made at the same time), optionally
-        only of one status and of one order."""
+        """Newest first (the riskiest first among those made at the same time), or with
+        `by_risk` the riskiest first; optionally only of one status and of one order."""
         check_status(status)
-        query = sa.select(suggestions).order_by(
-            suggestions.c.created_at.desc(), suggestions.c.risk.desc(), suggestions.c.id
+        order = (
+            (suggestions.c.risk.desc(), suggestions.c.created_at.desc(), suggestions.c.id)
+            if by_risk
+            else (suggestions.c.created_at.desc(), suggestions.c.risk.desc(), suggestions.c.id)
         )
+        query = sa.select(suggestions).order_by(*order)
         if status is not None:
             query = query.where(suggestions.c.status == status)
         if order_id is not None:
