@@ -202,6 +202,7 @@ POSTGRES_MODULES = {
     "test_api_auth",
     "test_api_feedback",
     "test_api_orders",
+    "test_api_case_orders",
     "test_api_models",
     "test_faults_database",
     "test_faults_database_processes",
