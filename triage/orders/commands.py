@@ -400,13 +400,18 @@ def score_orders(
 def _score_orders_on_dask(model_ref, data_path, events_path, as_of, out_path, scheduler, as_json):
     """``score-orders --engine dask``: scores of every open order, part by part."""
     from triage.orders.risk.scoring import RiskScorer
-    from triage.scale.cluster import connect
+    from triage.scale.cluster import connect, output_dir, parquet_parts
     from triage.scale.orders import score_orders as score_on_cluster
 
     if out_path is None:
         raise InputError("--engine dask needs --out DIRECTORY for the scores")
     when = _timestamp(as_of, "--as-of")
     scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings_from_context()))
+    # the input and output checked before a cluster starts
+    parquet_parts(str(data_path), "--data")
+    if events_path is not None:
+        parquet_parts(str(events_path), "--events")
+    output_dir(str(out_path))
     with connect(scheduler) as client, progress_bars() as progress:
         done = score_on_cluster(
             client,

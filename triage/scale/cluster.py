@@ -21,6 +21,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import pandas as pd
+
 from triage.errors import ClusterError, DataFileError, InputError, TriageError
 from triage.tables import FORMATS
 
@@ -32,6 +34,7 @@ __all__ = [
     "output_dir",
     "parquet_parts",
     "part_name",
+    "read_part",
     "write_part",
 ]
 
@@ -146,6 +149,23 @@ def output_dir(url: str) -> str:
 
 def part_name(out: str, index: int) -> str:
     return f"{out}/part.{index:05d}.parquet"
+
+
+def read_part(part: str) -> pd.DataFrame:
+    """One Parquet part, read as `read_table` reads a Parquet file; a part that cannot be read
+    names itself."""
+    try:
+        return pd.read_parquet(part)
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"{part}: cannot read as parquet: {_one_line(exc)}") from None
+    except Exception as exc:  # pyarrow raises its own types for corrupt files
+        if type(exc).__module__.startswith("pyarrow"):
+            raise DataFileError(f"{part}: cannot read as parquet: {_one_line(exc)}") from None
+        raise
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def write_part(frame, out: str, index: int) -> str:

@@ -34,44 +34,34 @@ from triage.orders.data.schema import validate_events, validate_orders
 from triage.orders.risk.features import OrderFeatures
 from triage.orders.risk.history import KINDS, History, Ledger, Vocabulary
 from triage.orders.risk.scoring import RiskScorer, scoring_time
-from triage.scale.cluster import Progress, gather, output_dir, parquet_parts, write_part
+from triage.scale.cluster import (
+    Progress,
+    gather,
+    output_dir,
+    parquet_parts,
+    read_part,
+    write_part,
+)
 
 __all__ = ["score_orders"]
 
 
-def _read(part: str) -> pd.DataFrame:
-    """One Parquet part, read as `read_table` reads a Parquet file; a part that cannot be read
-    names itself."""
-    try:
-        return pd.read_parquet(part)
-    except (OSError, ValueError) as exc:
-        raise DataFileError(f"{part}: cannot read as parquet: {_line(exc)}") from None
-    except Exception as exc:  # pyarrow raises its own types for corrupt files
-        if type(exc).__module__.startswith("pyarrow"):
-            raise DataFileError(f"{part}: cannot read as parquet: {_line(exc)}") from None
-        raise
-
-
-def _line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _orders_part(part: str, empty: pd.DataFrame) -> pd.DataFrame:
     """The validated orders of one part (`empty` for a part without rows)."""
-    frame = _read(part)
+    frame = read_part(part)
     return empty if frame.empty else validate_orders(frame, where=part)
 
 
 def _orders_columns(part: str) -> pd.DataFrame | None:
     """No rows, the columns and types of validated orders; None for a part without rows."""
-    frame = _read(part)
+    frame = read_part(part)
     return None if frame.empty else validate_orders(frame, where=part).iloc[:0]
 
 
 def _events_part(part: str) -> pd.DataFrame:
     """The validated events of one part (the orders they refer to are checked after the
     shuffle, where each order meets its events)."""
-    return validate_events(_read(part), where=part)
+    return validate_events(read_part(part), where=part)
 
 
 def _no_events() -> pd.DataFrame:
