@@ -342,3 +342,38 @@ def test_data_file_error_is_raised_for_missing_parts():
 
     with pytest.raises(DataFileError, match="no such file"):
         parquet_parts("/nonexistent/orders")
+
+
+def test_fsspec_urls_in_and_out(client, tables, parts, api_risk_scorer):
+    """Input parts and output parts behind an fsspec URL (the in-memory file system: what
+    s3:// or gs:// are to a real cluster)."""
+    import fsspec
+
+    from triage.scale.orders import score_orders
+
+    _, _, orders, events = tables
+    fs = fsspec.filesystem("memory")
+    for folder in parts:
+        for path in sorted(folder.glob("*.parquet")):
+            fs.pipe(f"/dask-in/{folder.name}/{path.name}", path.read_bytes())
+    try:
+        done = score_orders(
+            client,
+            "memory://dask-in/orders",
+            "memory://dask-in/events",
+            api_risk_scorer,
+            "memory://dask-out",
+            as_of=AS_OF,
+        )
+        assert done["partitions"] == 5
+        written = sorted(fs.ls("/dask-out", detail=False))
+        assert len(written) == done["parts"] and all(p.endswith(".parquet") for p in written)
+        frame = pd.concat([pd.read_parquet(f"memory://{p}") for p in written])
+        assert_same_scores(
+            local_scores(api_risk_scorer, orders, events),
+            frame.sort_values("order_id").reset_index(drop=True),
+        )
+    finally:
+        fs.rm("/dask-in", recursive=True)
+        if fs.exists("/dask-out"):
+            fs.rm("/dask-out", recursive=True)
