@@ -9,7 +9,9 @@ peak RSS is that configuration's own) and prints a table:
 
 1. Orders: a simulated marketplace (triage.orders.data.simulator) of `--orders` orders, built
    in shards of 250,000 (seeds 0, 1, ...; ids prefixed by the shard, seller names shared by the
-   shards) over `--days` days, written as Parquet parts of 100,000 orders with their events.
+   shards) over `--days` days, cut at the end of the last day of purchases (``triage simulate
+   --open-at``: later deliveries still open), written as Parquet parts of 100,000 orders with
+   their events.
 2. Risk: every open order scored as of the end of the data. In one process (limited to one
    thread): read and validate, history (`OrderFeatures`), `score_frame`. On Dask: the same
    through triage.scale.orders.score_orders (shuffle, history pass, scoring pass, parts
@@ -55,16 +57,21 @@ def _worker_peak() -> float:  # runs in each worker
 # -- data ----------------------------------------------------------------------------------
 def generate_orders(root: Path, n: int, days: int) -> None:
     import numpy as np
+    import pandas as pd
 
     from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.snapshots import censor
 
+    # the tables as known at the end of the last day of purchases: later deliveries still open
+    open_at = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=days)
     (root / "orders").mkdir(parents=True)
     (root / "events").mkdir(parents=True)
     part = 0
     for shard, start in enumerate(range(0, n, SHARD)):
         size = min(SHARD, n - start)
         sim = simulate_marketplace(max(size, 10), seed=shard, days=days, start="2024-01-01")
-        orders, events = sim.orders.copy(), sim.events.copy()
+        orders, events = censor(sim.orders, sim.events, open_at)
+        orders, events = orders.copy(), events.copy()
         orders["order_id"] = f"S{shard:02d}-" + orders["order_id"].astype(str)
         events["order_id"] = f"S{shard:02d}-" + events["order_id"].astype(str)
         for rows in np.array_split(np.arange(len(orders)), max(1, round(len(orders) / PART))):

@@ -377,3 +377,17 @@ def test_fsspec_urls_in_and_out(client, tables, parts, api_risk_scorer):
         fs.rm("/dask-in", recursive=True)
         if fs.exists("/dask-out"):
             fs.rm("/dask-out", recursive=True)
+
+
+def test_a_scheduler_without_workers_is_one_line(models_dir, parts, tmp_path, monkeypatch):
+    import triage.scale.cluster
+
+    monkeypatch.setattr(triage.scale.cluster, "CONNECT_TIMEOUT", "1s")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        result = invoke(
+            models_dir, "score-orders", "--engine", "dask", "--scheduler", empty.scheduler.address,
+            "--data", parts[0], "--out", tmp_path / "out",
+        )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "has no workers" in lines[0], result.output

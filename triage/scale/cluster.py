@@ -96,6 +96,13 @@ def connect(address: str | None = None) -> Iterator[Any]:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {reason}") from None
     with client:
+        try:  # a scheduler without workers would leave every task waiting
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError):
+            raise ClusterError(
+                f"the Dask scheduler at {address} has no workers (start some with "
+                f"`dask worker {address}`)"
+            ) from None
         yield client
 
 
