@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,20 @@ def simulated_tables():
     sim = simulate_marketplace(2000, seed=5, start="2024-10-01", days=30)
     orders = validate_orders(sim.orders)
     return sim.orders, sim.events, orders, validate_events(sim.events, orders["order_id"])
+
+
+@contextlib.contextmanager
+def local_client(*, processes: bool):
+    """A client of a LocalCluster of two single-threaded workers (processes or threads)."""
+    from distributed import Client, LocalCluster
+
+    with warnings.catch_warnings():  # another cluster's HTTP server on 8787: any port does
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None
+        )
+    with cluster, Client(cluster) as client:
+        yield client
 
 
 def write_parts(

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from tests.dask_data import (
     AS_OF,
     assert_same_scores,
+    local_client,
     local_scores,
     read_scores,
-    simulated_tables,
     write_parts,
 )
 from triage.cli import cli
@@ -28,24 +28,8 @@ distributed = pytest.importorskip("distributed", reason="the [dask] extra is not
 @pytest.fixture(scope="module")
 def client():
     """Two workers of one thread each, inside this process."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_client(processes=False) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def tables():
-    return simulated_tables()
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory, tables):
-    raw_orders, raw_events, _, _ = tables
-    return write_parts(tmp_path_factory.mktemp("dask-parts"), raw_orders, raw_events)
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +43,11 @@ def models_dir(tmp_path_factory, api_risk_scorer):
     return root
 
 
-def test_scores_equal_one_process(client, tables, parts, api_risk_scorer, tmp_path):
+def test_scores_equal_one_process(client, dask_tables, dask_parts, api_risk_scorer, tmp_path):
     from triage.scale.orders import score_orders
 
-    _, _, orders, events = tables
-    orders_dir, events_dir = parts
+    _, _, orders, events = dask_tables
+    orders_dir, events_dir = dask_parts
     local = local_scores(api_risk_scorer, orders, events)
     done = score_orders(
         client,
@@ -79,14 +63,14 @@ def test_scores_equal_one_process(client, tables, parts, api_risk_scorer, tmp_pa
     assert len(list((tmp_path / "out").glob("part.*.parquet"))) == done["parts"] > 1
 
 
-def test_history_crosses_partitions(tables, parts, api_risk_scorer):
+def test_history_crosses_partitions(dask_tables, dask_parts, api_risk_scorer):
     """The data really spreads each seller over the parts: one part scored on its own history
-    gives other seller figures than the whole tables (so the equality above needs the shared
+    gives other seller figures than the whole dask_tables (so the equality above needs the shared
     history)."""
     from triage.orders.data.schema import validate_events, validate_orders
 
-    _, _, orders, events = tables
-    orders_dir, _ = parts
+    _, _, orders, events = dask_tables
+    orders_dir, _ = dask_parts
     part = validate_orders(pd.read_parquet(orders_dir / "part-00.parquet"))
     sellers_in_parts = [
         set(pd.read_parquet(path)["seller_id"]) for path in sorted(orders_dir.glob("*.parquet"))
@@ -103,23 +87,23 @@ def test_history_crosses_partitions(tables, parts, api_risk_scorer):
 
 
 def test_default_time_is_the_latest_of_all_partitions(
-    client, tables, parts, api_risk_scorer, tmp_path
+    client, dask_tables, dask_parts, api_risk_scorer, tmp_path
 ):
     from triage.scale.orders import score_orders
 
-    _, _, orders, events = tables
+    _, _, orders, events = dask_tables
     from triage.orders.risk.scoring import scoring_time
 
-    done = score_orders(client, *map(str, parts), api_risk_scorer, str(tmp_path / "out"))
+    done = score_orders(client, *map(str, dask_parts), api_risk_scorer, str(tmp_path / "out"))
     local = local_scores(api_risk_scorer, orders, events, as_of=None)
     latest = pd.Timestamp(scoring_time(orders, events), unit="s", tz="UTC")
     assert pd.Timestamp(done["as_of"]) == latest
     assert_same_scores(local, read_scores(tmp_path / "out"))
 
 
-def test_mostly_empty_partitions(client, tables, api_risk_scorer, tmp_path):
+def test_mostly_empty_partitions(client, dask_tables, api_risk_scorer, tmp_path):
     """Three orders in six parts, three of them empty: most shuffled partitions get nothing."""
-    raw_orders, raw_events, orders, events = tables
+    raw_orders, raw_events, orders, events = dask_tables
     few = orders.sort_values("purchased_at").iloc[1000:1003]["order_id"]
     raw = raw_orders[raw_orders["order_id"].isin(few)]
     orders_dir, events_dir = tmp_path / "orders", tmp_path / "events"
@@ -145,10 +129,10 @@ def test_mostly_empty_partitions(client, tables, api_risk_scorer, tmp_path):
     assert_same_scores(local, read_scores(tmp_path / "out"))
 
 
-def test_a_corrupt_part_fails_naming_it(client, tables, tmp_path, api_risk_scorer):
+def test_a_corrupt_part_fails_naming_it(client, dask_tables, tmp_path, api_risk_scorer):
     from triage.scale.orders import score_orders
 
-    raw_orders, raw_events, _, _ = tables
+    raw_orders, raw_events, _, _ = dask_tables
     orders_dir, events_dir = write_parts(tmp_path, raw_orders, raw_events)
     (orders_dir / "part-02.parquet").write_bytes(b"PAR1 this is not a parquet file")
     with pytest.raises(
@@ -159,10 +143,12 @@ def test_a_corrupt_part_fails_naming_it(client, tables, tmp_path, api_risk_score
         )
 
 
-def test_events_of_unknown_orders_fail_as_in_one_process(client, tables, tmp_path, api_risk_scorer):
+def test_events_of_unknown_orders_fail_as_in_one_process(
+    client, dask_tables, tmp_path, api_risk_scorer
+):
     from triage.scale.orders import score_orders
 
-    raw_orders, raw_events, _, _ = tables
+    raw_orders, raw_events, _, _ = dask_tables
     orders_dir, events_dir = write_parts(tmp_path, raw_orders.iloc[:1500], raw_events)
     with pytest.raises(
         ClusterError, match="event\\(s\\) refer to orders that are not in the orders table"
@@ -172,10 +158,10 @@ def test_events_of_unknown_orders_fail_as_in_one_process(client, tables, tmp_pat
         )
 
 
-def test_duplicate_orders_across_parts_fail(client, tables, tmp_path, api_risk_scorer):
+def test_duplicate_orders_across_parts_fail(client, dask_tables, tmp_path, api_risk_scorer):
     from triage.scale.orders import score_orders
 
-    raw_orders, _, _, _ = tables
+    raw_orders, _, _, _ = dask_tables
     orders_dir = tmp_path / "orders"
     orders_dir.mkdir()
     raw_orders.iloc[:100].to_parquet(orders_dir / "a.parquet")
@@ -190,9 +176,11 @@ def invoke(models_dir, *args, env=None):
     )
 
 
-def test_score_orders_command(client, tables, parts, models_dir, api_risk_scorer, tmp_path):
-    _, _, orders, events = tables
-    orders_dir, events_dir = parts
+def test_score_orders_command(
+    client, dask_tables, dask_parts, models_dir, api_risk_scorer, tmp_path
+):
+    _, _, orders, events = dask_tables
+    orders_dir, events_dir = dask_parts
     out = tmp_path / "scores"
     result = invoke(
         models_dir,
@@ -256,14 +244,14 @@ def _free_port() -> int:
     ),
 )
 def test_score_orders_bad_input_is_one_line(
-    models_dir, parts, tmp_path, monkeypatch, args, message
+    models_dir, dask_parts, tmp_path, monkeypatch, args, message
 ):
     import triage.scale.cluster
 
     monkeypatch.setattr(triage.scale.cluster, "CONNECT_TIMEOUT", "1s")
     (tmp_path / "orders.csv").write_text("order_id\n1\n")
     (tmp_path / "empty_dir").mkdir()
-    values = {"w": tmp_path, "orders": parts[0], "port": _free_port()}
+    values = {"w": tmp_path, "orders": dask_parts[0], "port": _free_port()}
     result = invoke(
         models_dir, "score-orders", "--engine", "dask", *(a.format(**values) for a in args)
     )
@@ -272,9 +260,16 @@ def test_score_orders_bad_input_is_one_line(
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
 
 
-def test_scheduler_needs_the_dask_engine(models_dir, parts, tmp_path):
-    result = invoke(models_dir, "score-orders", "--data", parts[0], "--scheduler", "tcp://x:1")
+def test_scheduler_needs_the_dask_engine(models_dir, dask_parts, tmp_path):
+    result = invoke(models_dir, "score-orders", "--data", dask_parts[0], "--scheduler", "tcp://x:1")
     assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
+
+
+def predict_on_dask(client, models_dir, data, out):
+    return invoke(
+        models_dir, "predict", "cases", "--engine", "dask",
+        "--scheduler", client.scheduler.address, "--data", data, "--out", out,
+    )  # fmt: skip
 
 
 def test_predict_cases_equal_one_process(client, corpus, api_models_dir, tmp_path):
@@ -295,19 +290,7 @@ def test_predict_cases_equal_one_process(client, corpus, api_models_dir, tmp_pat
         tmp_path / "local.parquet",
     )
     assert local.exit_code == 0, local.output
-    result = invoke(
-        api_models_dir,
-        "predict",
-        "cases",
-        "--engine",
-        "dask",
-        "--scheduler",
-        client.scheduler.address,
-        "--data",
-        data,
-        "--out",
-        tmp_path / "out",
-    )
+    result = predict_on_dask(client, api_models_dir, data, tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "wrote 90 predictions" in result.output and "(3 parts)" in result.output
     pd.testing.assert_frame_equal(
@@ -320,19 +303,7 @@ def test_predict_cases_empty_text_names_its_part(client, api_models_dir, tmp_pat
     data.mkdir()
     pd.DataFrame({"text": ["包裹还没到 where is my parcel"]}).to_parquet(data / "a.parquet")
     pd.DataFrame({"text": ["refund please", " "]}).to_parquet(data / "b.parquet")
-    result = invoke(
-        api_models_dir,
-        "predict",
-        "cases",
-        "--engine",
-        "dask",
-        "--scheduler",
-        client.scheduler.address,
-        "--data",
-        data,
-        "--out",
-        tmp_path / "out",
-    )
+    result = predict_on_dask(client, api_models_dir, data, tmp_path / "out")
     assert result.exit_code == 2
     assert "part 1 of 2" in result.output and "b.parquet: 1 empty text(s)" in result.output
 
@@ -344,16 +315,16 @@ def test_data_file_error_is_raised_for_missing_parts():
         parquet_parts("/nonexistent/orders")
 
 
-def test_fsspec_urls_in_and_out(client, tables, parts, api_risk_scorer):
+def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, api_risk_scorer):
     """Input parts and output parts behind an fsspec URL (the in-memory file system: what
     s3:// or gs:// are to a real cluster)."""
     import fsspec
 
     from triage.scale.orders import score_orders
 
-    _, _, orders, events = tables
+    _, _, orders, events = dask_tables
     fs = fsspec.filesystem("memory")
-    for folder in parts:
+    for folder in dask_parts:
         for path in sorted(folder.glob("*.parquet")):
             fs.pipe(f"/dask-in/{folder.name}/{path.name}", path.read_bytes())
     try:
@@ -379,14 +350,15 @@ def test_fsspec_urls_in_and_out(client, tables, parts, api_risk_scorer):
             fs.rm("/dask-out", recursive=True)
 
 
-def test_a_scheduler_without_workers_is_one_line(models_dir, parts, tmp_path, monkeypatch):
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")
+def test_a_scheduler_without_workers_is_one_line(models_dir, dask_parts, tmp_path, monkeypatch):
     import triage.scale.cluster
 
     monkeypatch.setattr(triage.scale.cluster, "CONNECT_TIMEOUT", "1s")
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
         result = invoke(
             models_dir, "score-orders", "--engine", "dask", "--scheduler", empty.scheduler.address,
-            "--data", parts[0], "--out", tmp_path / "out",
+            "--data", dask_parts[0], "--out", tmp_path / "out",
         )  # fmt: skip
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()

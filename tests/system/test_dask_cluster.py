@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from tests.dask_data import (
     AS_OF,
     assert_same_scores,
+    local_client,
     local_scores,
     read_scores,
-    simulated_tables,
     write_parts,
 )
 from triage.cli import cli
@@ -25,41 +25,25 @@ distributed = pytest.importorskip("distributed", reason="the [dask] extra is not
 @pytest.fixture(scope="module")
 def client():
     """Two single-threaded worker processes, as `triage` starts on a 2-core machine."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_client(processes=True) as client:
         yield client
 
 
-@pytest.fixture(scope="module")
-def tables():
-    return simulated_tables()
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory, tables):
-    raw_orders, raw_events, _, _ = tables
-    return write_parts(tmp_path_factory.mktemp("dask-parts"), raw_orders, raw_events)
-
-
-def test_scores_equal_one_process(client, tables, parts, api_risk_scorer, tmp_path):
+def test_scores_equal_one_process(client, dask_tables, dask_parts, api_risk_scorer, tmp_path):
     from triage.scale.orders import score_orders
 
-    _, _, orders, events = tables
+    _, _, orders, events = dask_tables
     done = score_orders(
-        client, *map(str, parts), api_risk_scorer, str(tmp_path / "out"), as_of=AS_OF
+        client, *map(str, dask_parts), api_risk_scorer, str(tmp_path / "out"), as_of=AS_OF
     )
     assert done["partitions"] == 5
     assert_same_scores(local_scores(api_risk_scorer, orders, events), read_scores(tmp_path / "out"))
 
 
-def test_a_corrupt_part_fails_naming_it(client, tables, tmp_path, api_risk_scorer):
+def test_a_corrupt_part_fails_naming_it(client, dask_tables, tmp_path, api_risk_scorer):
     from triage.scale.orders import score_orders
 
-    raw_orders, raw_events, _, _ = tables
+    raw_orders, raw_events, _, _ = dask_tables
     orders_dir, events_dir = write_parts(tmp_path, raw_orders, raw_events)
     (events_dir / "part-01.parquet").write_bytes(b"PAR1 truncated")
     with pytest.raises(ClusterError, match=r"part-01\.parquet: cannot read as parquet"):
@@ -67,19 +51,19 @@ def test_a_corrupt_part_fails_naming_it(client, tables, tmp_path, api_risk_score
 
 
 def test_command_starts_its_own_local_cluster(
-    tables, parts, api_risk_scorer, tmp_path, monkeypatch
+    dask_tables, dask_parts, api_risk_scorer, tmp_path, monkeypatch
 ):
     from triage.registry import Registry
 
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
     registry = Registry(tmp_path / "models")
     registry.promote("risk", registry.create("risk", api_risk_scorer.model, {"kind": "risk_model"}))
-    _, _, orders, events = tables
+    _, _, orders, events = dask_tables
     result = CliRunner().invoke(
         cli,
         [
             "--models-dir", str(tmp_path / "models"), "score-orders", "--engine", "dask",
-            "--data", str(parts[0]), "--events", str(parts[1]), "--as-of", "2024-10-20",
+            "--data", str(dask_parts[0]), "--events", str(dask_parts[1]), "--as-of", "2024-10-20",
             "--out", str(tmp_path / "out"),
         ],
     )  # fmt: skip
