@@ -21,15 +21,14 @@ peak RSS is that configuration's own) and prints a table:
    a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
    one process and through triage.scale.cases.predict_cases.
 
-Peak RSS: ``ru_maxrss`` of the process (the client, with the LocalCluster's scheduler in it)
-and of each worker process, read with ``client.run`` at the end.
+Peak RSS: VmHWM of the process (the client, with the LocalCluster's scheduler in it) and of
+each worker process, read with ``client.run`` at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,13 +44,16 @@ TEXT_PART = 50_000
 
 
 def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak resident memory: VmHWM, which starts afresh at exec (``ru_maxrss``
+    would carry the forking parent's size into a child)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _worker_peak() -> float:  # runs in each worker
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak_rss_mb()
 
 
 # -- data ----------------------------------------------------------------------------------
