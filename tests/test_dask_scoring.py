@@ -4,6 +4,7 @@ module; tests/system/test_dask_cluster.py runs the same against worker processes
 
 from __future__ import annotations
 
+import json
 import socket
 
 import numpy as np
@@ -315,12 +316,10 @@ def test_data_file_error_is_raised_for_missing_parts():
         parquet_parts("/nonexistent/orders")
 
 
-def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, api_risk_scorer):
-    """Input parts and output parts behind an fsspec URL (the in-memory file system: what
-    s3:// or gs:// are to a real cluster)."""
+def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, models_dir, api_risk_scorer):
+    """Input parts and output parts behind fsspec URLs, through the command (the in-memory file
+    system: what s3:// or gs:// are to a real cluster)."""
     import fsspec
-
-    from triage.scale.orders import score_orders
 
     _, _, orders, events = dask_tables
     fs = fsspec.filesystem("memory")
@@ -328,17 +327,14 @@ def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, api_risk_scorer
         for path in sorted(folder.glob("*.parquet")):
             fs.pipe(f"/dask-in/{folder.name}/{path.name}", path.read_bytes())
     try:
-        done = score_orders(
-            client,
-            "memory://dask-in/orders",
-            "memory://dask-in/events",
-            api_risk_scorer,
-            "memory://dask-out",
-            as_of=AS_OF,
-        )
-        assert done["partitions"] == 5
+        result = invoke(
+            models_dir, "score-orders", "--engine", "dask", "--scheduler", client.scheduler.address,
+            "--data", "memory://dask-in/orders", "--events", "memory://dask-in/events",
+            "--as-of", "2024-10-20", "--out", "memory://dask-out", "--json",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
         written = sorted(fs.ls("/dask-out", detail=False))
-        assert len(written) == done["parts"] and all(p.endswith(".parquet") for p in written)
+        assert len(written) == json.loads(result.stdout)["parts"] > 1
         frame = pd.concat([pd.read_parquet(f"memory://{p}") for p in written])
         assert_same_scores(
             local_scores(api_risk_scorer, orders, events),

@@ -265,14 +265,19 @@ def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json)
 )
 @click.option("--text", "text", default=None, help="One case text.")
 @click.option(
-    "--data", "data_path", default=None, type=click.Path(path_type=Path), help="A file of texts."
+    "--data",
+    "data_path",
+    default=None,
+    type=click.Path(),  # text: with --engine dask an fsspec URL (Path folds s3:// to s3:/)
+    help="A file of texts (with --engine dask: Parquet, a file or a directory of parts, a path "
+    "or fsspec URL).",
 )
 @click.option("--text-col", default="text", show_default=True)
 @click.option(
     "--out",
     "out_path",
     default=None,
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help="With --data: write predictions to this CSV/JSONL/Parquet file (with --engine dask: "
     "a directory, a path or fsspec URL, one Parquet part per input part).",
 )

@@ -254,8 +254,22 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     show_default=True,
     help="Model directory, or registry NAME[@VERSION].",
 )
-@_DATA
-@_EVENTS
+# text, not Path: with --engine dask they may be fsspec URLs (Path would fold s3:// to s3:/)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(),
+    help="Orders file (CSV, JSONL or Parquet); with --engine dask a Parquet file or directory "
+    "of parts, a path or fsspec URL.",
+)
+@click.option(
+    "--events",
+    "events_path",
+    default=None,
+    type=click.Path(),
+    help="Tracking events file (optional); with --engine dask as --data.",
+)
 @click.option(
     "--as-of",
     default=None,
@@ -272,7 +286,7 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     "--out",
     "out_path",
     default=None,
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help="Write the suggestions here (CSV, JSONL or Parquet). With --engine dask: the "
     "directory (a path or fsspec URL) the scores are written to, one Parquet part per partition.",
 )
