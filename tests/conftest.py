@@ -193,6 +193,24 @@ def api_risk_scorer():
     return RiskScorer(model, version="test-risk")
 
 
+# --- batch scoring on Dask (tests/dask_data.py) -------------------------------------------
+@pytest.fixture(scope="session")
+def dask_tables():
+    """2,000 simulated orders, raw and validated (tests/dask_data.simulated_tables)."""
+    from tests.dask_data import simulated_tables
+
+    return simulated_tables()
+
+
+@pytest.fixture(scope="session")
+def dask_parts(tmp_path_factory, dask_tables):
+    """`dask_tables` as Parquet parts: (orders directory, events directory)."""
+    from tests.dask_data import write_parts
+
+    raw_orders, raw_events, _, _ = dask_tables
+    return write_parts(tmp_path_factory.mktemp("dask-parts"), raw_orders, raw_events)
+
+
 # --- the database: SQLite, and PostgreSQL for the database tests -----------------------------
 #: modules whose tests run against both databases (those using `database_url`, directly or
 #: through `make_app`/`app`/`client`): store, migrations, API, faults, concurrency, rate limits

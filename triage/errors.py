@@ -13,7 +13,9 @@
     │   ├── ModelNotFoundError       no such model name or version in the registry (also a
     │   │                            NotFoundError)
     │   └── IntegrityError           checksum mismatch or incompatible library versions
-    └── StoreError                   the database is unavailable or refused a write
+    ├── StoreError                   the database is unavailable or refused a write
+    └── ClusterError                 a Dask scheduler that cannot be reached, or a partition
+                                     of a distributed job that failed (triage/scale/)
 
 Library code raises these; the HTTP layer (api/errors.py) and the command line (triage/cli.py)
 map them to a status code or an exit code in one place each.
@@ -22,6 +24,7 @@ map them to a status code or an exit code in one place each.
 from __future__ import annotations
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "ConflictError",
     "DataFileError",
@@ -78,3 +81,8 @@ class IntegrityError(ModelError):
 
 class StoreError(TriageError):
     """The database is unavailable, locked or refused a write."""
+
+
+class ClusterError(TriageError):
+    """A distributed job could not run: no scheduler there, or one of its partitions failed
+    (the message names the partition)."""

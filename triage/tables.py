@@ -9,7 +9,14 @@ import pandas as pd
 
 from triage.errors import DataFileError
 
-__all__ = ["FORMATS", "read_table", "require_columns", "table_format", "write_table"]
+__all__ = [
+    "FORMATS",
+    "read_table",
+    "require_columns",
+    "table_format",
+    "text_values",
+    "write_table",
+]
 
 FORMATS = {
     ".csv": "csv",
@@ -74,6 +81,18 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], where: str) -> 
     if missing:
         have = ", ".join(map(str, frame.columns[:20]))
         raise DataFileError(f"{where}: missing column(s) {', '.join(missing)} (columns: {have})")
+
+
+def text_values(frame: pd.DataFrame, column: str, where: str) -> list[str]:
+    """The texts of `column` as strings; an empty one is a `DataFileError` naming the first."""
+    values = frame[column]
+    empty = values.isna() | (values.astype(str).str.strip() == "")
+    if empty.any():
+        first = int(empty.to_numpy().nonzero()[0][0])
+        raise DataFileError(
+            f"{where}: {int(empty.sum())} empty text(s) in column {column!r} (first at data row {first + 1})"
+        )
+    return values.astype(str).tolist()
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:

@@ -9,6 +9,7 @@ import click
 
 from triage.console import echo_json, handle_errors, resolve_model, settings_from_context
 from triage.errors import InputError
+from triage.scale.options import engine_options, progress_bars
 
 __all__ = ["register"]
 
@@ -25,19 +26,6 @@ def _progress_bar(total: int, label: str):
         bar.update(1)
 
     return bar, step
-
-
-def _texts(frame, column: str, where: str) -> list[str]:
-    import numpy as np
-
-    values = frame[column]
-    empty = values.isna() | (values.astype(str).str.strip() == "")
-    if empty.any():
-        first = int(np.flatnonzero(empty.to_numpy())[0])
-        raise InputError(
-            f"{where}: {int(empty.sum())} empty text(s) in column {column!r} (first at data row {first + 1})"
-        )
-    return values.astype(str).tolist()
 
 
 @click.command("cases")
@@ -111,7 +99,7 @@ def train_cases(
     )
     from triage.evaluation import evaluate_case_predictions
     from triage.registry import Registry, check_model_name, save_model_dir
-    from triage.tables import read_table, require_columns
+    from triage.tables import read_table, require_columns, text_values
 
     settings = settings_from_context()
     if (out is None) == (register_name is None):
@@ -128,7 +116,7 @@ def train_cases(
         if (split == "test").any() and (split == "train").any():
             held_out = frame[split == "test"]
             frame = frame[split == "train"]
-    texts = _texts(frame, text_col, str(data_path))
+    texts = text_values(frame, text_col, str(data_path))
     column = frame[label_col].astype("string")
     if (column.isna() | (column.str.strip() == "")).any():  # pd.NA: no truth value, test isna
         raise InputError(f"{data_path}: empty labels in column {label_col!r}")
@@ -165,7 +153,7 @@ def train_cases(
         bar.close()
 
     if held_out is not None:
-        eval_texts = _texts(held_out, text_col, str(data_path))
+        eval_texts = text_values(held_out, text_col, str(data_path))
         eval_labels = held_out[label_col].astype(str).tolist()
         langs = (
             held_out["language"].astype(str).tolist() if "language" in held_out.columns else None
@@ -239,12 +227,12 @@ def train_cases(
 def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json):
     """Evaluate a case classifier on labelled data."""
     from triage.cases.training import evaluate_case_model
-    from triage.tables import read_table, require_columns
+    from triage.tables import read_table, require_columns, text_values
 
     loaded = resolve_model(model_ref, settings_from_context())
     frame = read_table(data_path, text_columns=[text_col])
     require_columns(frame, [text_col, label_col], str(data_path))
-    texts = _texts(frame, text_col, str(data_path))
+    texts = text_values(frame, text_col, str(data_path))
     languages = frame[lang_col].astype(str).tolist() if lang_col in frame.columns else None
     metrics, _ = evaluate_case_model(
         loaded.model, texts, frame[label_col].astype(str).tolist(), languages
@@ -277,15 +265,21 @@ def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json)
 )
 @click.option("--text", "text", default=None, help="One case text.")
 @click.option(
-    "--data", "data_path", default=None, type=click.Path(path_type=Path), help="A file of texts."
+    "--data",
+    "data_path",
+    default=None,
+    type=click.Path(),  # text: with --engine dask an fsspec URL (Path folds s3:// to s3:/)
+    help="A file of texts (with --engine dask: Parquet, a file or a directory of parts, a path "
+    "or fsspec URL).",
 )
 @click.option("--text-col", default="text", show_default=True)
 @click.option(
     "--out",
     "out_path",
     default=None,
-    type=click.Path(path_type=Path),
-    help="With --data: write predictions to this CSV/JSONL/Parquet file.",
+    type=click.Path(),
+    help="With --data: write predictions to this CSV/JSONL/Parquet file (with --engine dask: "
+    "a directory, a path or fsspec URL, one Parquet part per input part).",
 )
 @click.option(
     "--orders",
@@ -311,6 +305,7 @@ def evaluate_cases(model_ref, data_path, text_col, label_col, lang_col, as_json)
     help="The moment the cases are filed (ISO 8601; default now, or with an orders file the "
     "latest moment it knows).",
 )
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print full predictions as JSON.")
 @handle_errors
 def predict_cases(
@@ -324,14 +319,23 @@ def predict_cases(
     order_col,
     order_id,
     as_of,
+    engine,
+    scheduler,
     as_json,
 ):
     """Categorize case texts (order-aware with --orders)."""
+    if engine == "dask":
+        if orders_source is not None:
+            raise InputError("--orders works with the local engine (--engine local)")
+        _predict_on_dask(model_ref, data_path, text_col, out_path, scheduler, as_json)
+        return
+    if scheduler is not None:
+        raise InputError("--scheduler needs --engine dask")
     import pandas as pd
     from tqdm import tqdm
 
-    from triage.cases.router import CaseRouter
-    from triage.tables import read_table, require_columns, write_table
+    from triage.cases.router import CaseRouter, prediction_records
+    from triage.tables import read_table, require_columns, text_values, write_table
     from triage.taxonomy import load_taxonomy
 
     settings = settings_from_context()
@@ -345,7 +349,7 @@ def predict_cases(
     else:
         frame = read_table(data_path, text_columns=[text_col, order_col])
         require_columns(frame, [text_col], str(data_path))
-        texts = _texts(frame, text_col, str(data_path))
+        texts = text_values(frame, text_col, str(data_path))
         given = (
             [None if pd.isna(v) or not str(v).strip() else str(v) for v in frame[order_col]]
             if order_col in frame.columns
@@ -377,16 +381,7 @@ def predict_cases(
             router.predict(texts[start : start + batch], None, chunk if any(chunk) else None)
         )
     if out_path is not None:
-        rows = [
-            {
-                "text": t,
-                **{
-                    k: p.to_dict()[k]
-                    for k in ("category", "confidence", "needs_review", "language")
-                },
-            }
-            for t, p in zip(texts, predictions, strict=True)
-        ]
+        rows = prediction_records(texts, predictions)
         if orders_source is not None:
             for row, p, c in zip(rows, predictions, contexts, strict=True):
                 row["order_id"] = c.order_id if c is not None else None
@@ -419,6 +414,31 @@ def predict_cases(
         if p.missing_details:
             click.echo("  missing: " + "; ".join(d["name"] for d in p.missing_details))
         click.echo("  because of: " + ", ".join(term["term"] for term in p.explanation))
+
+
+def _predict_on_dask(model_ref, data_path, text_col, out_path, scheduler, as_json) -> None:
+    """``predict cases --engine dask``: a table of texts in Parquet parts, part by part."""
+    from triage.cases.router import CaseRouter
+    from triage.scale.cases import predict_cases as predict_on_cluster
+    from triage.scale.cluster import connect, output_dir, parquet_parts
+    from triage.taxonomy import load_taxonomy
+
+    if data_path is None or out_path is None:
+        raise InputError("--engine dask needs --data (Parquet) and --out DIRECTORY")
+    parquet_parts(str(data_path), "--data")  # checked before a cluster starts
+    output_dir(str(out_path))
+    settings = settings_from_context()
+    router = CaseRouter.from_loaded(
+        resolve_model(model_ref, settings), load_taxonomy(settings.taxonomy_path)
+    )
+    with connect(scheduler) as client, progress_bars() as progress:
+        done = predict_on_cluster(
+            client, str(data_path), text_col, router, str(out_path), progress=progress
+        )
+    if as_json:
+        echo_json(done)
+        return
+    click.echo(f"wrote {done['texts']} predictions to {done['out']} ({done['parts']} parts)")
 
 
 def register(cli, train, evaluate, predict) -> None:

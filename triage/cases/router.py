@@ -22,9 +22,11 @@ from triage.text.entities import extract_entities
 from triage.text.language import LANGUAGES, detect_language, reply_language
 from triage.text.normalize import normalize
 
-__all__ = ["CASE_MODEL_NAME", "CasePrediction", "CaseRouter"]
+__all__ = ["CASE_MODEL_NAME", "FILE_FIELDS", "CasePrediction", "CaseRouter", "prediction_records"]
 
 CASE_MODEL_NAME = "cases"
+#: what ``triage predict cases --data ... --out`` writes per text, after the text itself
+FILE_FIELDS = ("category", "confidence", "needs_review", "language")
 
 
 @dataclass
@@ -52,6 +54,14 @@ class CasePrediction:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def prediction_records(texts: Sequence[str], predictions: Sequence[CasePrediction]) -> list[dict]:
+    """The rows of a predictions file: each text with its `FILE_FIELDS`."""
+    return [
+        {"text": text, **{name: getattr(p, name) for name in FILE_FIELDS}}
+        for text, p in zip(texts, predictions, strict=True)
+    ]
 
 
 class CaseRouter:

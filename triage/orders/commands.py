@@ -9,6 +9,7 @@ import click
 
 from triage.console import echo_json, handle_errors, resolve_model, settings_from_context
 from triage.errors import InputError
+from triage.scale.options import engine_options, progress_bars
 
 __all__ = ["register"]
 
@@ -253,8 +254,22 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     show_default=True,
     help="Model directory, or registry NAME[@VERSION].",
 )
-@_DATA
-@_EVENTS
+# text, not Path: with --engine dask they may be fsspec URLs (Path would fold s3:// to s3:/)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(),
+    help="Orders file (CSV, JSONL or Parquet); with --engine dask a Parquet file or directory "
+    "of parts, a path or fsspec URL.",
+)
+@click.option(
+    "--events",
+    "events_path",
+    default=None,
+    type=click.Path(),
+    help="Tracking events file (optional); with --engine dask as --data.",
+)
 @click.option(
     "--as-of",
     default=None,
@@ -271,25 +286,52 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     "--out",
     "out_path",
     default=None,
-    type=click.Path(path_type=Path),
-    help="Write the suggestions here (CSV, JSONL or Parquet).",
+    type=click.Path(),
+    help="Write the suggestions here (CSV, JSONL or Parquet). With --engine dask: the "
+    "directory (a path or fsspec URL) the scores are written to, one Parquet part per partition.",
 )
 @click.option(
     "--store/--no-store",
     "store_suggestions",
-    default=True,
-    show_default=True,
-    help="Save the suggestions in the service database (TRIAGE_DATABASE_URL, or "
+    default=None,
+    help="[default: store with --engine local] Save the suggestions in the service database (TRIAGE_DATABASE_URL, or "
     "TRIAGE_DATA_DIR/triage.db), where GET /v1/suggestions lists them; orders with a case "
     "there or an open suggestion get no new one, and the open suggestions of orders the files "
     "show delivered, canceled or overdue are closed, as the service does.",
 )
+@engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON.")
 @handle_errors
 def score_orders(
-    model_ref, data_path, events_path, as_of, cases_path, out_path, store_suggestions, as_json
+    model_ref,
+    data_path,
+    events_path,
+    as_of,
+    cases_path,
+    out_path,
+    store_suggestions,
+    engine,
+    scheduler,
+    as_json,
 ):
-    """Score open orders in batch and turn the risky ones into suggested cases."""
+    """Score open orders in batch and turn the risky ones into suggested cases.
+
+    With --engine dask, Parquet orders (and events) are scored on a Dask cluster and every open
+    order's risk and features are written to the --out directory; suggestions are made by the
+    local engine only."""
+    if engine == "dask":
+        if cases_path is not None or store_suggestions:
+            raise InputError(
+                "--engine dask writes scores, not suggestions: --cases and --store need "
+                "--engine local"
+            )
+        _score_orders_on_dask(
+            model_ref, data_path, events_path, as_of, out_path, scheduler, as_json
+        )
+        return
+    if scheduler is not None:
+        raise InputError("--scheduler needs --engine dask")
+    store_suggestions = True if store_suggestions is None else store_suggestions
     import datetime as dt
 
     from tqdm import tqdm
@@ -367,6 +409,41 @@ def score_orders(
         click.echo(
             f"  {s.order_id}  risk {s.risk:.2f}  {s.category}  {s.reasons[0]['text_en'] if s.reasons else ''}"
         )
+
+
+def _score_orders_on_dask(model_ref, data_path, events_path, as_of, out_path, scheduler, as_json):
+    """``score-orders --engine dask``: scores of every open order, part by part."""
+    from triage.orders.risk.scoring import RiskScorer
+    from triage.scale.cluster import connect, output_dir, parquet_parts
+    from triage.scale.orders import score_orders as score_on_cluster
+
+    if out_path is None:
+        raise InputError("--engine dask needs --out DIRECTORY for the scores")
+    when = _timestamp(as_of, "--as-of")
+    scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings_from_context()))
+    # the input and output checked before a cluster starts
+    parquet_parts(str(data_path), "--data")
+    if events_path is not None:
+        parquet_parts(str(events_path), "--events")
+    output_dir(str(out_path))
+    with connect(scheduler) as client, progress_bars() as progress:
+        done = score_on_cluster(
+            client,
+            str(data_path),
+            str(events_path) if events_path is not None else None,
+            scorer,
+            str(out_path),
+            as_of=when,
+            progress=progress,
+        )
+    if as_json:
+        echo_json(done)
+        return
+    click.echo(
+        f"scored {done['scored']} open orders of {done['orders']} as of {done['as_of']} in "
+        f"{done['partitions']} partitions: {done['flagged']} at or above the threshold "
+        f"{done['threshold']:.3f} -> {done['out']} ({done['parts']} parts)"
+    )
 
 
 @click.command("simulate")

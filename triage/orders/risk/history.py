@@ -110,6 +110,11 @@ class Vocabulary:
         mapped = np.array([known.setdefault(name, len(known)) for name in uniques], np.int64)
         return mapped[codes] if len(mapped) else np.zeros(len(values), np.int64)
 
+    def names(self) -> dict[str, list[str]]:
+        """The names coded so far per kind, in code order: `codes` of them in that order, on a
+        new vocabulary, gives the same codes (triage/scale/ merges vocabularies this way)."""
+        return {kind: list(known) for kind, known in self._codes.items()}
+
 
 @dataclass(frozen=True)
 class Ledger:

@@ -29,6 +29,7 @@ __all__ = [
     "RiskScore",
     "RiskScorer",
     "order_states",
+    "scoring_time",
     "states_of",
     "suggested_category",
 ]
@@ -85,6 +86,12 @@ def states_of(orders: pd.DataFrame, events: pd.DataFrame, as_of=None) -> dict[st
     t = _as_of_seconds(as_of, orders, events)
     states = order_states(orders, events, t)
     return {str(i): str(s) for i, s in zip(orders["order_id"], states, strict=True)}
+
+
+def scoring_time(orders: pd.DataFrame, events: pd.DataFrame, as_of=None) -> int:
+    """The time `score_frame` scores at, in seconds: `as_of`, or the latest moment the tables
+    know about (a distributed run takes the latest of its partitions')."""
+    return _as_of_seconds(as_of, orders, events)
 
 
 def _as_of_seconds(as_of, orders: pd.DataFrame, events: pd.DataFrame) -> int:

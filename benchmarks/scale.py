@@ -1,0 +1,319 @@
+"""Batch scoring beyond one process: risk snapshots and case texts per second, in one process
+and on Dask with 1 and 2 worker processes, with the peak memory of the client and each worker.
+
+    .venv/bin/python benchmarks/scale.py all --dir /tmp/scale --orders 500000,2000000 \\
+        --texts 1000000 --workers 1,2 [--days 60] [--json]
+
+`all` writes the data once per size, then runs every configuration in a fresh process (so each
+peak RSS is that configuration's own) and prints a table:
+
+1. Orders: a simulated marketplace (triage.orders.data.simulator) of `--orders` orders, built
+   in shards of 250,000 (seeds 0, 1, ...; ids prefixed by the shard, seller names shared by the
+   shards) over `--days` days, cut at the end of the last day of purchases (``triage simulate
+   --open-at``: later deliveries still open), written as Parquet parts of 100,000 orders with
+   their events.
+2. Risk: every open order scored as of the end of the data. In one process (limited to one
+   thread): read and validate, history (`OrderFeatures`), `score_frame`. On Dask: the same
+   through triage.scale.orders.score_orders (shuffle, history pass, scoring pass, parts
+   written), on a LocalCluster of N single-threaded worker processes. Snapshots per second
+   per core = open orders scored / seconds / cores used.
+3. Cases: `--texts` texts (the corpus's texts cycled) in Parquet parts of 50,000, predicted by
+   a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
+   one process and through triage.scale.cases.predict_cases.
+
+Peak RSS: VmHWM of the process (the client, with the LocalCluster's scheduler in it) and of
+each worker process, read with ``client.run`` at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SHARD = 250_000
+PART = 100_000
+TEXT_PART = 50_000
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts afresh at exec (``ru_maxrss``
+    would carry the forking parent's size into a child)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def _worker_peak() -> float:  # runs in each worker
+    return peak_rss_mb()
+
+
+# -- data ----------------------------------------------------------------------------------
+def generate_orders(root: Path, n: int, days: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.snapshots import censor
+
+    # the tables as known at the end of the last day of purchases: later deliveries still open
+    open_at = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=days)
+    (root / "orders").mkdir(parents=True)
+    (root / "events").mkdir(parents=True)
+    part = 0
+    for shard, start in enumerate(range(0, n, SHARD)):
+        size = min(SHARD, n - start)
+        sim = simulate_marketplace(max(size, 10), seed=shard, days=days, start="2024-01-01")
+        orders, events = censor(sim.orders, sim.events, open_at)
+        orders, events = orders.copy(), events.copy()
+        orders["order_id"] = f"S{shard:02d}-" + orders["order_id"].astype(str)
+        events["order_id"] = f"S{shard:02d}-" + events["order_id"].astype(str)
+        for rows in np.array_split(np.arange(len(orders)), max(1, round(len(orders) / PART))):
+            chunk = orders.iloc[rows]
+            chunk.to_parquet(root / "orders" / f"part-{part:04d}.parquet", index=False)
+            mine = events[events["order_id"].isin(chunk["order_id"])]
+            mine.to_parquet(root / "events" / f"part-{part:04d}.parquet", index=False)
+            part += 1
+
+
+def generate_texts(root: Path, n: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from triage.corpus import load_corpus
+
+    texts = load_corpus(ROOT / "data" / "corpus")["text"].to_numpy(object)
+    root.mkdir(parents=True)
+    cycled = texts[np.arange(n) % len(texts)]
+    for i, start in enumerate(range(0, n, TEXT_PART)):
+        frame = pd.DataFrame({"text": cycled[start : start + TEXT_PART]})
+        frame.to_parquet(root / f"part-{i:04d}.parquet", index=False)
+
+
+def train_models(root: Path) -> None:
+    import joblib
+
+    from triage.cases.training import fit_case_model
+    from triage.corpus import load_corpus
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.training import build_dataset, fit_risk_model, time_split
+
+    sim = simulate_marketplace(20_000, seed=99, days=60, start="2024-01-01")
+    dataset = build_dataset(sim.orders, sim.events)
+    train, _ = time_split(dataset)
+    risk = fit_risk_model(dataset, train, params={"random_state": 0}, target_precision=0.6)
+    joblib.dump(risk, root / "risk.joblib")
+    corpus = load_corpus(ROOT / "data" / "corpus")
+    corpus = corpus[corpus["split"] == "train"]
+    cases = fit_case_model(
+        corpus["text"].tolist(), corpus["category"].tolist(), params={"embeddings": None}
+    )
+    joblib.dump(cases, root / "cases.joblib")
+
+
+# -- one configuration per process -----------------------------------------------------------
+def _cluster(workers: int):
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    )
+    return cluster, Client(cluster)
+
+
+def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
+    import joblib
+    import pandas as pd
+
+    from triage.orders.risk.scoring import RiskScorer
+
+    scorer = RiskScorer(joblib.load(models / "risk.joblib"))
+    result: dict = {"engine": engine, "workers": workers}
+    if engine == "local":
+        from threadpoolctl import threadpool_limits
+
+        from triage.orders.data.schema import validate_events, validate_orders
+        from triage.orders.risk.features import OrderFeatures
+
+        with threadpool_limits(limits=1):
+            start = time.perf_counter()
+            orders = validate_orders(pd.read_parquet(root / "orders"))
+            events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
+            read = time.perf_counter()
+            features = OrderFeatures(orders, events)
+            built = time.perf_counter()
+            frame = scorer.score_frame(orders, events, features=features)
+            done = time.perf_counter()
+        result.update(
+            orders=len(orders),
+            scored=len(frame),
+            read_s=round(read - start, 1),
+            history_s=round(built - read, 1),
+            scoring_s=round(done - built, 1),
+            total_s=round(done - start, 1),
+            cores=1,
+        )
+    else:
+        from triage.scale.orders import score_orders
+
+        cluster, client = _cluster(workers)
+        stages: dict[str, float] = {}
+
+        def progress(stage: str, total: int):
+            stages[stage] = time.perf_counter()
+            return lambda: None
+
+        out = root.parent / f"{root.name}-out-{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        summary = score_orders(
+            client, str(root / "orders"), str(root / "events"), scorer, str(out), progress=progress
+        )
+        done = time.perf_counter()
+        result.update(
+            orders=summary["orders"],
+            scored=summary["scored"],
+            history_s=round(stages["scoring"] - stages["history"], 1),
+            scoring_s=round(done - stages["scoring"], 1),
+            total_s=round(done - start, 1),
+            cores=workers,
+            worker_peak_rss_mb=sorted(round(v, 1) for v in client.run(_worker_peak).values()),
+        )
+        client.close()
+        cluster.close()
+        shutil.rmtree(out, ignore_errors=True)
+    result["snapshots_per_s_per_core"] = round(result["scored"] / result["total_s"] / result["cores"])
+    result["client_peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def run_cases(texts: Path, models: Path, engine: str, workers: int) -> dict:
+    import joblib
+    import pandas as pd
+
+    from triage.cases.router import CaseRouter
+    from triage.taxonomy import load_taxonomy
+
+    router = CaseRouter(joblib.load(models / "cases.joblib"), load_taxonomy()).warm()
+    result: dict = {"engine": engine, "workers": workers}
+    if engine == "local":
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            start = time.perf_counter()
+            values = pd.read_parquet(texts)["text"].tolist()
+            predicted = 0
+            for i in range(0, len(values), 256):
+                predicted += len(router.predict(values[i : i + 256]))
+            seconds = time.perf_counter() - start
+        result.update(texts=predicted, total_s=round(seconds, 1), cores=1)
+    else:
+        from triage.scale.cases import predict_cases
+
+        cluster, client = _cluster(workers)
+        out = texts.parent / f"{texts.name}-out-{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        start = time.perf_counter()
+        summary = predict_cases(client, str(texts), "text", router, str(out))
+        seconds = time.perf_counter() - start
+        result.update(
+            texts=summary["texts"],
+            total_s=round(seconds, 1),
+            cores=workers,
+            worker_peak_rss_mb=sorted(round(v, 1) for v in client.run(_worker_peak).values()),
+        )
+        client.close()
+        cluster.close()
+        shutil.rmtree(out, ignore_errors=True)
+    result["texts_per_s"] = round(result["texts"] / result["total_s"])
+    result["client_peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+def _child(*args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode:
+        sys.stderr.write(done.stderr[-3000:])
+        raise SystemExit(f"{' '.join(args)} failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["all", "risk", "cases"])
+    parser.add_argument("--dir", type=Path, required=True, help="scratch directory (removed)")
+    parser.add_argument("--orders", default="500000,2000000")
+    parser.add_argument("--texts", type=int, default=1_000_000)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.command == "risk":
+        workers = int(args.workers)
+        print(json.dumps(run_risk(args.data, args.dir, args.engine, workers)))
+        return 0
+    if args.command == "cases":
+        workers = int(args.workers)
+        print(json.dumps(run_cases(args.data, args.dir, args.engine, workers)))
+        return 0
+
+    from risk_common import machine
+
+    workers = [int(w) for w in args.workers.split(",")]
+    document: dict = {"machine": machine(), "uptime_before": _uptime(), "risk": [], "cases": []}
+    args.dir.mkdir(parents=True, exist_ok=False)
+    try:
+        train_models(args.dir)
+        for n in (int(x) for x in args.orders.split(",") if x):
+            data = args.dir / f"orders-{n}"
+            start = time.perf_counter()
+            generate_orders(data, n, args.days)
+            print(f"{n} orders written in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+            for engine, w in [("local", 1), *(("dask", w) for w in workers)]:
+                row = _child("risk", "--dir", str(args.dir), "--data", str(data),
+                             "--engine", engine, "--workers", str(w))  # fmt: skip
+                row["size"] = n
+                print(json.dumps(row), file=sys.stderr)
+                document["risk"].append(row)
+            shutil.rmtree(data)
+        if args.texts:
+            texts = args.dir / f"texts-{args.texts}"
+            generate_texts(texts, args.texts)
+            for engine, w in [("local", 1), *(("dask", w) for w in workers)]:
+                row = _child("cases", "--dir", str(args.dir), "--data", str(texts),
+                             "--engine", engine, "--workers", str(w))  # fmt: skip
+                print(json.dumps(row), file=sys.stderr)
+                document["cases"].append(row)
+    finally:
+        shutil.rmtree(args.dir, ignore_errors=True)
+    document["uptime_after"] = _uptime()
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,10 @@
+"""Batch scoring on Dask: the same scoring code as in one process, over Parquet partitions.
+
+    cluster.py   connecting (an address, DASK_SCHEDULER_ADDRESS or a LocalCluster), the input
+                 parts, running partitions with progress and naming the one that failed
+    orders.py    risk scores of open orders: history once across partitions, then partitions
+    cases.py     case categories of a large table of texts, part by part
+
+Dask is the ``[dask]`` extra; nothing here is imported until a command asks for
+``--engine dask`` (docs/SCALE.md).
+"""
