@@ -169,11 +169,11 @@ class OrderStore:
         lane: tuple[str, str] | None = None,
         seller: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Stored open orders (neither delivered nor canceled), the riskiest first: the risk
-        of the order's open suggestion (None without one: below the model's threshold when
-        last scored, or not scored), then the newest purchase first. `lane` is (seller
-        region, buyer region)."""
-        risk = suggestions_table.c.risk
+        """Stored open orders (neither delivered nor canceled), the riskiest first: the
+        order's latest risk (`order_risks`, written whenever the service scores it; None when
+        never scored), then the newest purchase first, with its open suggestion if any.
+        `lane` is (seller region, buyer region)."""
+        risk = order_risks.c.p_late
         query = (
             sa.select(
                 orders_table.c.order_id,
@@ -195,7 +195,7 @@ class OrderStore:
                         suggestions_table.c.order_id == orders_table.c.order_id,
                         suggestions_table.c.status == "open",
                     ),
-                )
+                ).outerjoin(order_risks, order_risks.c.order_id == orders_table.c.order_id)
             )
             .where(orders_table.c.delivered_at.is_(None), sa.not_(orders_table.c.canceled))
         )
