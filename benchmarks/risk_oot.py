@@ -1,0 +1,192 @@
+"""Delayed-order risk on Olist out of time: one fixed split and a rolling origin, model vs baseline.
+
+    .venv/bin/python benchmarks/risk_oot.py [--datasets ../shared/datasets] [--tables all orders]
+        [--folds 2017-07 2017-08 ...] [--params '{"blend": 0.5}'] [--json]
+
+Two views of how the models hold up on orders they never trained on:
+
+- **fixed**: train on purchases before 2017-10, test on 2017-10 to 2017-12 (benchmarks/risk_olist.py);
+- **rolling origin**: for each cut-off month M (2017-07 to 2017-12 by default), train on
+  purchases before M, test on purchases in M. Choices between variants are made on the early
+  cut-offs (2017-07 to 2017-09, `SELECTION`) and reported on all of them.
+
+Each split is run on the full Olist tables ("all") and on the orders table alone ("orders",
+read from a temporary folder holding only a link to orders.csv). The gradient-boosted model
+(`--params`: extra `RiskModel` parameters) and the logistic baseline see the same snapshots,
+features and decision-point weights. ROC AUC, PR AUC and Brier per decision point. As in
+risk_olist.py, a training order's label is its final outcome, and test snapshots see the
+history known at their own time. One thread (threadpoolctl). Skips when the data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from risk_common import ROOT, machine, one_core
+
+from triage.orders.data.olist import load_olist
+from triage.orders.risk.snapshots import DECISION_POINTS
+from triage.orders.risk.training import build_dataset, evaluate_risk, fit_risk_model, time_split
+
+FIXED = ("2017-10-01", "2018-01-01")
+ROLLING = ("2017-07", "2017-08", "2017-09", "2017-10", "2017-11", "2017-12")
+SELECTION = ("2017-07", "2017-08", "2017-09")  # the cut-offs that choose between variants
+METRICS = ("roc_auc", "pr_auc", "brier")
+NAMES = {"hgb": "model", "logistic": "baseline"}
+
+
+def load(folder: Path, tables: str):
+    """Olist tables: all of them, or the orders table alone."""
+    if tables == "all":
+        return load_olist(folder)
+    with tempfile.TemporaryDirectory(prefix="risk_oot_") as alone:
+        (Path(alone) / "orders.csv").symlink_to((folder / "orders.csv").resolve())
+        return load_olist(alone)
+
+
+def splits(folds: list[str]) -> list[tuple[str, str, str]]:
+    """(name, test_from, test_until): the fixed split, then one per cut-off month."""
+    out = [("fixed", *FIXED)]
+    for month in folds:
+        start = pd.Timestamp(month + "-01")
+        out.append((month, str(start.date()), str((start + pd.offsets.MonthBegin(1)).date())))
+    return out
+
+
+def run_split(dataset, test_from: str, test_until: str, params: dict, kinds) -> dict:
+    """Metrics per model kind and decision point, and the training time."""
+    train, test = time_split(dataset, test_from=test_from, test_until=test_until)
+    out = {"train_snapshots": int(train.sum()), "test_snapshots": int(test.sum())}
+    for kind in kinds:
+        start = time.perf_counter()
+        model = fit_risk_model(dataset, train, kind=kind, params=params if kind == "hgb" else None)
+        seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        metrics, _ = evaluate_risk(model, dataset, test)
+        out[kind] = {
+            "train_seconds": round(seconds, 1),
+            "predict_seconds": round(time.perf_counter() - start, 2),
+            "chosen_params": getattr(model, "chosen_params_", None),
+            **{
+                point: {m: metrics["decision_points"][point][m] for m in METRICS}
+                | {"late_rate": metrics["decision_points"][point]["late_rate"]}
+                for point in metrics["decision_points"]
+            },
+        }
+    return out
+
+
+def summary(results: dict) -> dict:
+    """Per table set and decision point: the model's ROC AUC margin over the baseline per fold."""
+    out = {}
+    for tables, by_split in results.items():
+        rolling = {k: v for k, v in by_split.items() if k != "fixed"}
+        out[tables] = {}
+        for point in DECISION_POINTS:
+            margins = {
+                k: round(v["hgb"][point]["roc_auc"] - v["logistic"][point]["roc_auc"], 4)
+                for k, v in rolling.items()
+                if "logistic" in v and point in v["hgb"]
+            }
+            model = [v["hgb"][point]["roc_auc"] for v in rolling.values() if point in v["hgb"]]
+            chosen = [m for k, m in margins.items() if k in SELECTION]
+            out[tables][point] = {
+                "margins": margins,
+                "min_margin": min(margins.values()) if margins else None,
+                "mean_margin_selection": round(float(np.mean(chosen)), 4) if chosen else None,
+                "model_roc_min": min(model) if model else None,
+                "model_roc_mean": round(float(np.mean(model)), 4) if model else None,
+                "model_roc_mean_selection": round(
+                    float(
+                        np.mean(
+                            [v["hgb"][point]["roc_auc"] for k, v in rolling.items() if k in SELECTION]
+                        )
+                    ),
+                    4,
+                )
+                if any(k in SELECTION for k in rolling)
+                else None,
+            }
+    return out
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "| tables | split | decision point | model ROC AUC | baseline ROC AUC | model PR AUC | baseline PR AUC | model Brier | baseline Brier | late rate |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for tables, by_split in results.items():
+        for name, split in by_split.items():
+            for point in DECISION_POINTS:
+                if point not in split["hgb"]:
+                    continue
+                m = split["hgb"][point]
+                b = split.get("logistic", {}).get(point, {})
+                cells = []
+                for metric in METRICS:
+                    cells += [str(m[metric]), str(b.get(metric, "-"))]
+                lines.append(
+                    f"| {tables} | {name} | {point} | " + " | ".join(cells) + f" | {m['late_rate']} |"
+                )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--tables", nargs="+", default=["all", "orders"], choices=["all", "orders"])
+    parser.add_argument("--folds", nargs="*", default=list(ROLLING), help="cut-off months")
+    parser.add_argument("--no-fixed", action="store_true", help="skip the fixed split")
+    parser.add_argument("--no-baseline", action="store_true", help="fit the model only")
+    parser.add_argument("--params", type=json.loads, default={}, help="RiskModel parameters")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    folder = args.datasets / "olist"
+    if not (folder / "orders.csv").is_file():
+        print(f"skipped: Olist data not found at {folder} (../shared/datasets is optional)")
+        return 0
+    kinds = ("hgb",) if args.no_baseline else ("hgb", "logistic")
+    document: dict = {"machine": machine(), "params": args.params, "results": {}, "timing": {}}
+    start_all = time.perf_counter()
+    with one_core():
+        for tables in args.tables:
+            start = time.perf_counter()
+            data = load(folder, tables)
+            dataset = build_dataset(data.orders, data.events)
+            document["timing"][f"{tables}_prepare_seconds"] = round(time.perf_counter() - start, 1)
+            chosen = splits(args.folds)
+            if args.no_fixed:
+                chosen = chosen[1:]
+            document["results"][tables] = {
+                name: run_split(dataset, since, until, args.params, kinds)
+                for name, since, until in chosen
+            }
+    document["timing"]["total_seconds"] = round(time.perf_counter() - start_all, 1)
+    document["summary"] = summary(document["results"])
+    if args.json:
+        print(json.dumps(document, indent=2))
+        return 0
+    print(f"machine: {document['machine']}; params {args.params}")
+    print(markdown(document["results"]))
+    for tables, points in document["summary"].items():
+        for point, s in points.items():
+            print(
+                f"{tables} {point}: ROC AUC margins over the baseline {s['margins']} "
+                f"(min {s['min_margin']}); model ROC AUC min {s['model_roc_min']}, mean {s['model_roc_mean']}"
+            )
+    print(f"total {document['timing']['total_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
