@@ -33,6 +33,18 @@ def machine() -> str:
     return f"{os.cpu_count()} cores{memory}, {cpu}, Python {platform.python_version()}"
 
 
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def olist_folder(datasets: Path) -> Path | None:
+    """The Olist folder under `datasets`, or None after saying why the benchmark skips."""
+    folder = datasets / "olist"
+    if (folder / "orders.csv").is_file():
+        return folder
+    print(f"skipped: Olist data not found at {folder} (../shared/datasets is optional)")
+    return None
+
+
 def one_core():
     """Context manager limiting BLAS/OpenMP pools to one thread (the scoring target is per core)."""
     from threadpoolctl import threadpool_limits

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from risk_common import ROOT, compare, machine, markdown, one_core
+from risk_common import DATASETS, compare, machine, markdown, olist_folder, one_core
 
 from triage.orders.data.olist import load_olist
 from triage.orders.risk.training import build_dataset, time_split
@@ -31,13 +31,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--target-precision", type=float, default=0.6)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
-    folder = args.datasets / "olist"
-    if not (folder / "orders.csv").is_file():
-        print(f"skipped: Olist data not found at {folder} (../shared/datasets is optional)")
+    folder = olist_folder(args.datasets)
+    if folder is None:
         return 0
     with one_core():
         start = time.perf_counter()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from risk_common import ROOT, machine, one_core
+from risk_common import DATASETS, machine, olist_folder, one_core
 
 from triage.orders.data.olist import load_olist
 from triage.orders.risk.snapshots import DECISION_POINTS
@@ -142,7 +142,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument("--tables", nargs="+", default=["all", "orders"], choices=["all", "orders"])
     parser.add_argument("--folds", nargs="*", default=list(ROLLING), help="cut-off months")
     parser.add_argument("--no-fixed", action="store_true", help="skip the fixed split")
@@ -150,9 +150,8 @@ def main() -> int:
     parser.add_argument("--params", type=json.loads, default={}, help="RiskModel parameters")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
-    folder = args.datasets / "olist"
-    if not (folder / "orders.csv").is_file():
-        print(f"skipped: Olist data not found at {folder} (../shared/datasets is optional)")
+    folder = olist_folder(args.datasets)
+    if folder is None:
         return 0
     kinds = ("hgb",) if args.no_baseline else ("hgb", "logistic")
     document: dict = {"machine": machine(), "params": args.params, "results": {}, "timing": {}}
