@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hashlib
+import re
 import time
 
 import pytest
@@ -22,6 +23,9 @@ ROUTES = (
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
     ("POST", "/v1/cases/categorize", "predict"),
+    ("GET", "/v1/cases", "analyst"),
+    ("GET", "/v1/cases/{case_id}", "analyst"),
+    ("POST", "/v1/cases/{case_id}/resolve", "analyst"),
     ("GET", "/v1/taxonomy", "predict"),
     ("GET", "/v1/models", "predict"),
     ("POST", "/v1/feedback", "analyst"),
@@ -38,6 +42,7 @@ ROUTES = (
     ("POST", "/v1/suggestions/{suggestion_id}/dismiss", "predict"),
 )
 SUGGESTION_ID = "sug_rolematrix0001"
+CASE_ID = "case_0000000000000001"
 
 
 @pytest.fixture
@@ -62,7 +67,8 @@ def _order(order_id):
 
 @pytest.fixture
 def suggestion_id(app):
-    """A stored order (ROLE-1) with an open suggestion, for the order and suggestion routes."""
+    """A stored order (ROLE-1) with an open suggestion, for the order and suggestion routes,
+    and an open case (CASE_ID) for the case routes."""
     from triage.orders.data.schema import orders_from_records
     from triage.orders.service import OrderService
     from triage.orders.suggestions.policy import Suggestion
@@ -78,16 +84,44 @@ def suggestion_id(app):
     }
     service.suggestions.add(
         Suggestion(
-            SUGGESTION_ID, "ROLE-1", 0.9, "shipping_delay", [], "草稿", "draft", utcnow(),
-            facts=facts, model={"name": "risk", "version": "v1", "threshold": 0.5},
+            SUGGESTION_ID,
+            "ROLE-1",
+            0.9,
+            "shipping_delay",
+            [],
+            "草稿",
+            "draft",
+            utcnow(),
+            facts=facts,
+            model={"name": "risk", "version": "v1", "threshold": 0.5},
         )
     )
+    # and an open case of another order, for the case routes
+    from triage.cases.store import CaseRecord
+
+    case = CaseRecord(
+        id=CASE_ID,
+        order_id="ROLE-3",
+        category="shipping_delay",
+        text="where is it",
+        language="en",
+        created_at=utcnow(),
+        suggestion_id=None,
+        predicted_category="shipping_delay",
+        confidence=0.9,
+        needs_review=False,
+        model_name="cases",
+        model_version="v1",
+        origin="filed",
+    )
+    with service.cases.store.transaction(write=True) as conn:
+        service.cases.insert(conn, case)
     return SUGGESTION_ID
 
 
 def _request(client, method, path, headers, prediction_id):
     path = path.replace("{prediction_id}", prediction_id).replace("{name}", "cases")
-    path = path.replace("{suggestion_id}", SUGGESTION_ID)
+    path = path.replace("{suggestion_id}", SUGGESTION_ID).replace("{case_id}", CASE_ID)
     event = {"order_id": "ROLE-1", "time": utcnow().isoformat(), "event_type": "picked_up"}
     bodies = {
         "/v1/cases/categorize": {"text": "my parcel never arrived"},
@@ -121,7 +155,7 @@ def test_views_enforce_the_documented_role(app):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint.startswith("console."):
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         view = app.view_functions[rule.endpoint]
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             op = document["paths"][path][method.lower()]

@@ -251,6 +251,7 @@ def test_list_get_and_resolve_cases(post, get):
     ("path", "status"),
     (
         ("/v1/cases/case_nope", 404),
+        ("/v1/cases/case_0123456789abcdef", 404),
         ("/v1/cases?status=closed", 422),
         ("/v1/cases?origin=phone", 422),
         ("/v1/cases?limit=0", 422),

@@ -27,7 +27,7 @@ def test_every_route_is_documented_and_nothing_else(app):
     """Every route of the JSON API; the operator console's HTML pages are not part of it."""
     document = openapi_for(app).document
     routes = {
-        (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
         if rule.endpoint != "static" and not rule.endpoint.startswith("console.")
         for method in rule.methods - {"HEAD", "OPTIONS"}

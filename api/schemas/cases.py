@@ -264,7 +264,12 @@ def case_links(case_id: str) -> dict[str, Any]:
 
 def openapi(settings: Settings) -> dict[str, Any]:
     analyst = {"x-required-role": "analyst", "security": [{"bearer": []}, {"apiKey": []}]}
-    case_id = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    case_id = {
+        "name": "case_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^case_[0-9a-f]{16}$"},
+    }
     named = {"name_zh": {"type": "string"}, "name_en": {"type": "string"}}
     prediction = {
         "type": "object",

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BaseConverter
 
 from api.auth import current_caller, requires
 from api.errors import ApiError
@@ -35,6 +36,17 @@ __all__ = ["blueprint", "categorize_and_log"]
 
 log = logging.getLogger("triage.api")
 blueprint = Blueprint("cases", __name__)
+
+
+class CaseId(BaseConverter):
+    """A case id in a path (``case_`` and 16 hex digits): only such paths reach the case
+    routes, so that /v1/cases/categorize is not also "the case named categorize" (whose GET
+    would then be advertised in its Allow header)."""
+
+    regex = r"case_[0-9a-f]{16}"
+
+
+blueprint.record_once(lambda state: state.app.url_map.converters.setdefault("case_id", CaseId))
 
 
 def _check_sizes(cases: list[dict], batch: bool, limit: int) -> None:
@@ -193,7 +205,7 @@ def list_cases() -> ResponseReturnValue:
     }
 
 
-@blueprint.get("/v1/cases/<case_id>")
+@blueprint.get("/v1/cases/<case_id:case_id>")
 @requires("analyst")
 def get_case(case_id: str) -> ResponseReturnValue:
     """One case with its order's story."""
@@ -208,7 +220,7 @@ def get_case(case_id: str) -> ResponseReturnValue:
     return document
 
 
-@blueprint.post("/v1/cases/<case_id>/resolve")
+@blueprint.post("/v1/cases/<case_id:case_id>/resolve")
 @requires("analyst")
 def resolve_case(case_id: str) -> ResponseReturnValue:
     """Resolve an open case (409 when it is resolved already)."""
