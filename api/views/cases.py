@@ -29,7 +29,7 @@ from triage.cases.router import CasePrediction
 from triage.cases.store import CASE_ORIGINS, CASE_STATUSES, CaseRecord
 from triage.errors import NotFoundError, StoreError
 from triage.orders.context import OrderContext
-from triage.orders.filing import file_case, filed_case, find_orders, order_contexts
+from triage.orders.filing import file_case, filed_case, named_contexts, order_contexts
 from triage.store_tables import utcnow
 
 __all__ = ["blueprint", "categorize_and_log"]
@@ -137,9 +137,12 @@ def _orders_named(
     """The stored order each case names (by position) and what the service knows about each.
     With the database down and TRIAGE_LOG_WITHOUT_DB on, none (the text alone decides)."""
     try:
-        service = state.order_service()
-        named = find_orders(service, [c["text"] for c in cases], [c.get("order_id") for c in cases])
-        contexts = order_contexts(service, named.values(), now)
+        named, contexts = named_contexts(
+            state.order_service(),
+            [c["text"] for c in cases],
+            [c.get("order_id") for c in cases],
+            now,
+        )
     except StoreError:
         if not state.settings.log_without_db:
             raise

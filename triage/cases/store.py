@@ -141,9 +141,11 @@ class CaseStore:
     @staticmethod
     def open_cases_in(conn: Any, order_ids: Iterable[str]) -> dict[str, CaseRecord]:
         """The open case of each of `order_ids` that has one (the caller's transaction)."""
-        wanted = sorted(set(order_ids))[:CHUNK]
-        rows = conn.execute(_OPEN_CASES, {"ids": wanted})
-        return {row.order_id: CaseRecord(**row._asdict()) for row in rows}
+        wanted, found = sorted(set(order_ids)), {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = conn.execute(_OPEN_CASES, {"ids": wanted[start : start + CHUNK]})
+            found.update((row.order_id, CaseRecord(**row._asdict())) for row in rows)
+        return found
 
     def list(
         self,

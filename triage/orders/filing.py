@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +50,7 @@ __all__ = [
     "filed_case",
     "find_orders",
     "linked_contexts",
+    "named_contexts",
     "order_contexts",
 ]
 
@@ -66,22 +67,37 @@ def candidates(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _named(
+    texts: Sequence[str], given: Sequence[str | None], known: Container[str]
+) -> dict[int, str]:
+    wanted = [[o] if o else candidates(t) for t, o in zip(texts, given, strict=True)]
+    return {
+        i: next(c for c in found if c in known)
+        for i, found in enumerate(wanted)
+        if any(c in known for c in found)
+    }
+
+
 def find_orders(
     service: OrderService, texts: Sequence[str], given: Sequence[str | None]
 ) -> dict[int, str]:
     """The stored order each case names, by the case's position: its `given` order id when
     that order is stored, else the first word of its text that is a stored order's id. Cases
     naming no stored order are left out (an unknown id is not an error)."""
-    wanted: dict[int, list[str]] = {}
-    for i, (text, order_id) in enumerate(zip(texts, given, strict=True)):
-        wanted[i] = [order_id] if order_id else candidates(text)
-    every = {c for found in wanted.values() for c in found}
-    known = service.orders.known(every) if every else set()
-    return {
-        i: next(c for c in found if c in known)
-        for i, found in wanted.items()
-        if any(c in known for c in found)
-    }
+    every = {c for t, o in zip(texts, given, strict=True) for c in ([o] if o else candidates(t))}
+    return _named(texts, given, service.orders.known(every) if every else set())
+
+
+def named_contexts(
+    service: OrderService, texts: Sequence[str], given: Sequence[str | None], now: dt.datetime
+) -> tuple[dict[int, str], dict[str, OrderContext]]:
+    """`find_orders` and `order_contexts` of what they find, in one read: the stored order
+    each case names (by position) and what the service knows about each."""
+    every = {c for t, o in zip(texts, given, strict=True) for c in ([o] if o else candidates(t))}
+    contexts = order_contexts(service, every, now) if every else {}
+    named = _named(texts, given, contexts)
+    used = set(named.values())
+    return named, {k: v for k, v in contexts.items() if k in used}
 
 
 def order_contexts(

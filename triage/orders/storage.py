@@ -241,9 +241,10 @@ class OrderStore:
         open_ = sa.and_(orders_table.c.delivered_at.is_(None), sa.not_(orders_table.c.canceled))
         with self.store.transaction() as conn:
             carriers = conn.execute(
-                sa.select(orders_table.c.carrier).where(open_).distinct().order_by(
-                    orders_table.c.carrier
-                )
+                sa.select(orders_table.c.carrier)
+                .where(open_)
+                .distinct()
+                .order_by(orders_table.c.carrier)
             ).scalars()
             carriers = list(carriers)
             lanes = [
@@ -362,18 +363,15 @@ class OrderStore:
         """The stored orders among `order_ids` (a case's few), each with its events and its
         latest risk, as plain records, in the caller's transaction: three small prepared
         queries, no tables built (the request path of a case that names an order)."""
-        wanted = sorted(set(order_ids))[:CHUNK]
-        if not wanted:
-            return {}
-        rows = conn.execute(_SELECT_ORDERS, {"ids": wanted}).mappings()
-        found = {row["order_id"]: StoredOrder(dict(row), [], None) for row in rows}
-        if not found:
-            return {}
-        ids = sorted(found)
-        for event in conn.execute(_SELECT_EVENTS, {"ids": ids}).mappings():
-            found[event["order_id"]].events.append(dict(event))
-        for risk in conn.execute(_SELECT_RISKS, {"ids": ids}).mappings():
-            found[risk["order_id"]].risk = dict(risk)
+        found: dict[str, StoredOrder] = {}
+        for chunk in _chunks(sorted(set(order_ids))):
+            rows = conn.execute(_SELECT_ORDERS, {"ids": list(chunk)}).mappings()
+            found.update((row["order_id"], StoredOrder(dict(row), [], None)) for row in rows)
+        for chunk in _chunks(sorted(found)):
+            for event in conn.execute(_SELECT_EVENTS, {"ids": list(chunk)}).mappings():
+                found[event["order_id"]].events.append(dict(event))
+            for risk in conn.execute(_SELECT_RISKS, {"ids": list(chunk)}).mappings():
+                found[risk["order_id"]].risk = dict(risk)
         return found
 
     def save_risks(self, scores: Iterable[Any], model_version: str) -> None:

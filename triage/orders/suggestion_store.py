@@ -111,8 +111,11 @@ class DatabaseSuggestionStore:
     @staticmethod
     def latest_in(conn: Any, order_ids: Iterable[str]) -> dict[str, Suggestion]:
         """The latest suggestion of each of `order_ids` that has one (the caller's transaction)."""
-        wanted = sorted(set(order_ids))[:CHUNK]
-        return {row.order_id: _suggestion(row) for row in conn.execute(_LATEST, {"ids": wanted})}
+        wanted, found = sorted(set(order_ids)), {}
+        for start in range(0, len(wanted), CHUNK):
+            rows = conn.execute(_LATEST, {"ids": wanted[start : start + CHUNK]})
+            found.update((row.order_id, _suggestion(row)) for row in rows)
+        return found
 
     def list(
         self,
