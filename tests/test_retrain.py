@@ -89,7 +89,17 @@ def test_latest_correction_wins_and_conflicts_are_reported():
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings.from_env({"models_dir": tmp_path / "models", "data_dir": tmp_path / "var"})
+    """Settings of a fresh registry; no order-dependent texts (the gate is under test here, and
+    fitting the order-aware part costs each retraining about 20 s): the challenger has none.
+    `test_better_challenger_is_promoted` retrains with them."""
+    (tmp_path / "no-order-cases").mkdir()
+    return Settings.from_env(
+        {
+            "models_dir": tmp_path / "models",
+            "data_dir": tmp_path / "var",
+            "order_cases_dir": tmp_path / "no-order-cases",
+        }
+    )
 
 
 def _register(settings, model, promote=True):
@@ -110,8 +120,11 @@ def test_better_challenger_is_promoted(settings, small_cases):
         small_cases["category"].head(60).tolist() + small_cases["category"].tail(60).tolist(),
     )
     old = _register(settings, weak)
+    settings = dataclasses.replace(settings, order_cases_dir=Settings().order_cases_dir)
     result = retrain_cases(settings, NO_CORRECTIONS)
     assert result.status == "promoted" and result.exit_code == EXIT_PROMOTED
+    promoted = Registry(settings.models_dir).load(CASE_MODEL_NAME).model
+    assert promoted.order_stack_.n_cases_ > 1000  # the order-aware part, fitted as bootstrap's
     assert (
         Registry(settings.models_dir).champion(CASE_MODEL_NAME) == result.challenger_version != old
     )
