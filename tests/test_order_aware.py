@@ -213,3 +213,19 @@ def test_predict_cases_with_an_orders_file(order_aware_router, tmp_path):
     assert written.loc[0, "text_category"] != "not_received"
     bad = runner.invoke(cli, [*base[:6], "--events", str(tmp_path / "events.csv")])
     assert bad.exit_code == 2 and "--events goes with --orders" in bad.output
+
+
+def test_an_order_aware_answer_is_guarded_like_the_text_answer(order_aware_router):
+    """The review threshold of a case with an order is its class's threshold of the head that
+    scored the text (not always the full head's), as for a case without an order."""
+    from triage.cases.order_aware import LinkedOrder
+
+    model = order_aware_router.model
+    text = "where is my stuff??"
+    alone = order_aware_router.predict([text])[0]
+    linked = LinkedOrder(OrderFacts("in_transit", 1.0, True, 1.0), {"order_id": "A1"})
+    aware = order_aware_router.predict([text], None, [linked])[0]
+    assert aware.category == alone.category == "shipping_delay"
+    scored = model.scores([text])
+    assert aware.threshold == pytest.approx(float(scored.thresholds[0]), abs=1e-4)
+    assert aware.needs_review == (aware.confidence < aware.threshold)

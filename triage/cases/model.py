@@ -405,11 +405,18 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         floor (`min_confidence`)."""
         return proba.max(axis=1) < self.review_thresholds(proba)
 
-    def review_thresholds(self, proba: np.ndarray) -> np.ndarray:
+    def review_thresholds(self, proba: np.ndarray, encoded: np.ndarray | None = None) -> np.ndarray:
         """Per row, the confidence its top class needs to be routed without review: the class
-        threshold of the full head, or its floor (`min_confidence`) when higher."""
+        threshold of the head that scored the row (the full head where `encoded`, the TF-IDF
+        head of the cascade elsewhere; the full head's when `encoded` is None), or the class's
+        floor (`min_confidence`) when higher."""
         self._check_fitted()
-        return np.maximum(self.thresholds_, self._floors())[np.asarray(proba).argmax(axis=1)]
+        best = np.asarray(proba).argmax(axis=1)
+        chosen = self.thresholds_[best]
+        fast = getattr(self, "fast_thresholds_", None)
+        if encoded is not None and fast is not None:
+            chosen = np.where(np.asarray(encoded, dtype=bool), chosen, fast[best])
+        return np.maximum(chosen, self._floors()[best])
 
     def _floors(self) -> np.ndarray:
         """`min_confidence` as one floor per class, in the order of `classes_`."""

@@ -151,7 +151,7 @@ class CaseRouter:
             thresholds, close_call = thresholds.copy(), close_call.copy()
             aware = stack.predict_proba(proba[linked], [orders[i].facts for i in linked])
             proba[linked] = aware
-            thresholds[linked] = model.review_thresholds(aware)
+            thresholds[linked] = model.review_thresholds(aware, scored.encoded[linked])
             with np.errstate(invalid="ignore"):  # the foreign-text guard of the text still holds
                 foreign = scored.encoded[linked] & (
                     scored.similarity[linked] < model.min_similarity
