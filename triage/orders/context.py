@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from triage.cases.order_aware import LinkedOrder, OrderFacts
+from triage.errors import InputError
 
 __all__ = [
     "HANDOVER_EVENTS",
@@ -32,6 +33,7 @@ __all__ = [
     "contexts_from_tables",
     "order_facts",
     "order_state",
+    "parse_time",
 ]
 
 #: tracking events that mean the carrier has the parcel (a label alone is not a shipment)
@@ -99,15 +101,33 @@ def order_state(
     return OrderState(facts, delivered_at, last)
 
 
+def _events_by_order(events: pd.DataFrame, columns: list[str] | None = None) -> dict:
+    """The event records of a canonical events table (`columns` of it), by order id."""
+    by_order: dict[str, list[dict]] = {}
+    if len(events):
+        for event in (events if columns is None else events[columns]).to_dict("records"):
+            by_order.setdefault(str(event["order_id"]), []).append(event)
+    return by_order
+
+
+def parse_time(value: Any, name: str) -> dt.datetime:
+    """`value` (ISO 8601 text, or a time) as an aware UTC datetime; `InputError` naming the
+    option or field `name` when it is not a time."""
+    try:
+        stamp = _utc(value)
+    except (TypeError, ValueError):
+        stamp = None
+    if stamp is None:
+        raise InputError(f"{name}: not a date or time; use ISO 8601 such as 2024-11-12T09:00:00Z")
+    return stamp
+
+
 def order_facts(orders: pd.DataFrame, events: pd.DataFrame, now: Any) -> list[OrderFacts]:
     """`order_state(...).facts` of every order of the canonical `orders` table at `now`, in
     the table's order."""
     when = _utc(now)
     assert when is not None
-    by_order: dict[str, list[dict]] = {}
-    if len(events):
-        for event in events[["order_id", "time", "event_type"]].to_dict("records"):
-            by_order.setdefault(str(event["order_id"]), []).append(event)
+    by_order = _events_by_order(events, ["order_id", "time", "event_type"])
     columns = ["order_id", "promised_date", "delivered_at", "canceled"]
     return [
         order_state(order, by_order.get(str(order["order_id"]), ()), when).facts
@@ -125,9 +145,7 @@ def contexts_from_tables(
     wanted = {str(i) for i in order_ids}
     chosen = orders[orders["order_id"].astype(str).isin(wanted)]
     mine = events[events["order_id"].astype(str).isin(wanted)] if len(events) else events
-    by_order: dict[str, list[dict]] = {}
-    for event in mine.to_dict("records") if len(mine) else ():
-        by_order.setdefault(str(event["order_id"]), []).append(event)
+    by_order = _events_by_order(mine)
     out = {}
     for order in chosen.to_dict("records"):
         state = order_state(order, by_order.get(str(order["order_id"]), ()), when)

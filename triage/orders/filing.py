@@ -1,8 +1,8 @@
 """Cases filed for stored orders: which order a case names, what the service knows about it,
 and one order, one case.
 
-    >>> found = find_orders(service, ["where is SIM0000042??"], [None])   # {0: "SIM0000042"}
-    >>> contexts = order_contexts(service, ["SIM0000042"], now)          # OrderContext by id
+    >>> named, contexts = named_contexts(service, ["where is SIM0000042??"], [None], now)
+    >>> named                                        # {0: "SIM0000042"}; contexts: OrderContext by id
     >>> case, created = file_case(service, case_record)                  # linked, not doubled
 
 The rules of `file_case`, in one transaction:
@@ -32,8 +32,8 @@ from sqlalchemy import exc
 
 from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
-from triage.errors import ConflictError, InputError
-from triage.orders.context import OrderContext, order_state
+from triage.errors import ConflictError
+from triage.orders.context import OrderContext, order_state, parse_time
 from triage.orders.storage import OrderStore
 from triage.orders.suggestion_store import DatabaseSuggestionStore
 from triage.orders.suggestions.lifecycle import OPEN
@@ -48,7 +48,6 @@ __all__ = [
     "candidates",
     "file_case",
     "filed_case",
-    "find_orders",
     "linked_contexts",
     "named_contexts",
     "order_contexts",
@@ -67,10 +66,13 @@ def candidates(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _named(
-    texts: Sequence[str], given: Sequence[str | None], known: Container[str]
-) -> dict[int, str]:
-    wanted = [[o] if o else candidates(t) for t, o in zip(texts, given, strict=True)]
+def _wanted(texts: Sequence[str], given: Sequence[str | None]) -> list[list[str]]:
+    """Per case, the ids it may name: its given order id, else the candidates of its text."""
+    return [[o] if o else candidates(t) for t, o in zip(texts, given, strict=True)]
+
+
+def _named(wanted: list[list[str]], known: Container[str]) -> dict[int, str]:
+    """Per case (by position), the first of its wanted ids that is `known`."""
     return {
         i: next(c for c in found if c in known)
         for i, found in enumerate(wanted)
@@ -78,24 +80,17 @@ def _named(
     }
 
 
-def find_orders(
-    service: OrderService, texts: Sequence[str], given: Sequence[str | None]
-) -> dict[int, str]:
-    """The stored order each case names, by the case's position: its `given` order id when
-    that order is stored, else the first word of its text that is a stored order's id. Cases
-    naming no stored order are left out (an unknown id is not an error)."""
-    every = {c for t, o in zip(texts, given, strict=True) for c in ([o] if o else candidates(t))}
-    return _named(texts, given, service.orders.known(every) if every else set())
-
-
 def named_contexts(
     service: OrderService, texts: Sequence[str], given: Sequence[str | None], now: dt.datetime
 ) -> tuple[dict[int, str], dict[str, OrderContext]]:
-    """`find_orders` and `order_contexts` of what they find, in one read: the stored order
-    each case names (by position) and what the service knows about each."""
-    every = {c for t, o in zip(texts, given, strict=True) for c in ([o] if o else candidates(t))}
+    """The stored order each case names, by the case's position (its `given` order id when
+    that order is stored, else the first word of its text that is a stored order's id; cases
+    naming no stored order are left out: an unknown id is not an error), and `order_contexts`
+    of those orders, in one read."""
+    wanted = _wanted(texts, given)
+    every = {c for found in wanted for c in found}
     contexts = order_contexts(service, every, now) if every else {}
-    named = _named(texts, given, contexts)
+    named = _named(wanted, contexts)
     used = set(named.values())
     return named, {k: v for k, v in contexts.items() if k in used}
 
@@ -202,39 +197,17 @@ def linked_contexts(
         try:
             store.migrate()
             service = OrderService(store)
-            now = _moment(as_of) or dt.datetime.now(dt.UTC)
-            named = find_orders(service, texts, given)
-            contexts = order_contexts(service, named.values(), now)
+            now = parse_time(as_of, "--as-of") if as_of else dt.datetime.now(dt.UTC)
+            named, contexts = named_contexts(service, texts, given, now)
         finally:
             store.dispose()
     else:
         orders, events = read_order_tables(source, events_path)
-        known = set(orders["order_id"].astype(str))
-        named = {}
-        for i, (text, order_id) in enumerate(zip(texts, given, strict=True)):
-            found = [order_id] if order_id else candidates(text)
-            match = next((c for c in found if c in known), None)
-            if match is not None:
-                named[i] = match
+        named = _named(_wanted(texts, given), set(orders["order_id"].astype(str)))
         moments = [orders["purchased_at"].max(), orders["delivered_at"].max()]
         if len(events):
             moments.append(events["time"].max())
         latest = max(m for m in moments if not pd.isna(m))
-        now = _moment(as_of) or pd.Timestamp(latest).to_pydatetime()
+        now = parse_time(as_of if as_of else latest, "--as-of")
         contexts = contexts_from_tables(orders, events, named.values(), now)
     return [contexts.get(named[i]) if i in named else None for i in range(len(texts))]
-
-
-def _moment(value: str | None) -> dt.datetime | None:
-    import pandas as pd
-
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except ValueError:
-        raise InputError(f"--as-of: not a time: {value!r}; use ISO 8601") from None
-    if pd.isna(stamp):
-        raise InputError(f"--as-of: not a time: {value!r}; use ISO 8601")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()

@@ -36,6 +36,7 @@ from triage.cases.intake import CaseText, categorize
 from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
 from triage.errors import InputError
+from triage.orders.context import parse_time
 from triage.orders.data.schema import events_from_records, orders_from_records
 from triage.orders.default import demo_open_orders, move_to_day
 from triage.orders.risk.features import OrderFeatures
@@ -97,18 +98,7 @@ class DemoLoad:
 
 
 def _as_of(value: Any) -> dt.datetime:
-    if value is None:
-        return utcnow()
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InputError(
-            "as_of: not a date or time; use ISO 8601 such as 2024-11-12T09:00:00Z"
-        ) from None
-    if pd.isna(stamp):
-        raise InputError("as_of: not a date or time; use ISO 8601")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+    return utcnow() if value is None else parse_time(value, "as_of")
 
 
 def _referenced(events: Iterable[Any]) -> set[str]:
