@@ -2,13 +2,10 @@
 category moved by the order's state, and one order has one case (issue 13). Every response is
 checked against the OpenAPI document (ConformingClient)."""
 
-import datetime as dt
-
 import pytest
 
-from triage.store import utcnow
+from tests.test_api_orders import event, order
 
-DAY = dt.timedelta(days=1)
 AMBIGUOUS = "where is my stuff??"
 
 
@@ -21,41 +18,18 @@ def app(make_app, order_aware_router):
     return app
 
 
-def _order(order_id, purchased_days_ago, promised_in_days, **extra):
-    now = utcnow()
-    return {
-        "order_id": order_id,
-        "purchased_at": (now - purchased_days_ago * DAY).isoformat(),
-        "promised_date": (now + promised_in_days * DAY).date().isoformat(),
-        "carrier": "Panda Post",
-        "seller_id": "S1",
-        "seller_region": "GD",
-        "buyer_region": "SH",
-        **extra,
-    }
-
-
-def _event(order_id, days_ago, kind, place="Shenzhen hub"):
-    return {
-        "order_id": order_id,
-        "time": (utcnow() - days_ago * DAY).isoformat(),
-        "event_type": kind,
-        "location": place,
-    }
-
-
 #: one stored order per state, with the events that make it so
 STATES = {
-    "not_shipped": ([_order("NS-1001", 1, 4)], [_event("NS-1001", 0.5, "label_created")]),
+    "not_shipped": ([order("NS-1001", 1, 4)], [event("NS-1001", 0.5, "label_created")]),
     "in_transit": (
-        [_order("IT-1002", 3, 2)],
-        [_event("IT-1002", 2, "picked_up"), _event("IT-1002", 1, "arrived_at_hub")],
+        [order("IT-1002", 3, 2)],
+        [event("IT-1002", 2, "picked_up"), event("IT-1002", 1, "arrived_at_hub")],
     ),
     "delivered": (
-        [_order("DL-1003", 6, -3)],
-        [_event("DL-1003", 4, "picked_up"), _event("DL-1003", 1, "delivered", "Shanghai")],
+        [order("DL-1003", 6, -3)],
+        [event("DL-1003", 4, "picked_up"), event("DL-1003", 1, "delivered", "Shanghai")],
     ),
-    "canceled": ([_order("CX-1004", 2, 3, canceled=True)], []),
+    "canceled": ([order("CX-1004", 2, 3, canceled=True)], []),
 }
 
 
@@ -165,8 +139,8 @@ def test_an_order_id_in_the_text_of_any_shape(post, get):
 
 # -- one order, one case --------------------------------------------------------------------
 def _late_with_suggestion(post, get, order_id="LT-2001"):
-    orders = [_order(order_id, 8, -3)]
-    events = [_event(order_id, 6, "picked_up")]
+    orders = [order(order_id, 8, -3)]
+    events = [event(order_id, 6, "picked_up")]
     assert post("/v1/orders", {"orders": orders, "events": events}, "analyst").status_code == 200
     [suggestion] = get(f"/v1/suggestions?order_id={order_id}").get_json()["suggestions"]
     assert suggestion["status"] == "open"
@@ -189,18 +163,18 @@ def test_a_case_filed_for_an_order_with_an_open_suggestion_accepts_it(post, get)
 
 
 def test_an_order_with_an_open_case_gets_no_new_suggestion(post, get):
-    orders = [_order("LT-2002", 0.5, 6)]  # bought today, due in 6 days: no suggestion
+    orders = [order("LT-2002", 0.5, 6)]  # bought today, due in 6 days: no suggestion
     assert post("/v1/orders", {"orders": orders}, "analyst").status_code == 200
     assert get("/v1/suggestions?order_id=LT-2002").get_json()["suggestions"] == []
     case = _categorize(post, "where is my parcel", "LT-2002")["order"]["case"]
     # the order goes late: re-scored on the new event, flagged, yet no suggestion
-    late = [_order("LT-2002", 8, -3)]
-    body = {"orders": late, "events": [_event("LT-2002", 6, "picked_up")]}
+    late = [order("LT-2002", 8, -3)]
+    body = {"orders": late, "events": [event("LT-2002", 6, "picked_up")]}
     assert post("/v1/orders", body, "analyst").get_json()["suggestions"] == []
     assert get("/v1/suggestions?order_id=LT-2002").get_json()["suggestions"] == []
     # resolved, the order may be suggested again
     assert post(f"/v1/cases/{case['id']}/resolve", role="analyst").status_code == 200
-    body = {"events": [_event("LT-2002", 0.5, "arrived_at_hub")]}
+    body = {"events": [event("LT-2002", 0.5, "arrived_at_hub")]}
     made = post("/v1/orders/events", body, "analyst").get_json()["suggestions"]
     assert [s["order_id"] for s in made] == ["LT-2002"]
 

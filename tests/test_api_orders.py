@@ -31,12 +31,12 @@ def late(order_id, **extra):
     return order(order_id, purchased_days_ago=8, promised_in_days=-3, **extra)
 
 
-def event(order_id, days_ago, kind="picked_up"):
+def event(order_id, days_ago, kind="picked_up", place="GD"):
     return {
         "order_id": order_id,
         "time": (utcnow() - days_ago * DAY).isoformat(),
         "event_type": kind,
-        "location": "GD",
+        "location": place,
     }
 
 

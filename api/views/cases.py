@@ -148,7 +148,7 @@ def _orders_named(
             raise
         log.warning("orders unavailable; categorizing from the text alone (log_without_db)")
         return {}, {}
-    return {i: o for i, o in named.items() if o in contexts}, contexts
+    return named, contexts
 
 
 def _file(state: Runtime, context: OrderContext, case: dict, done: Any, now: dt.datetime) -> None:
