@@ -3,6 +3,7 @@ commands that write there (score-orders, bootstrap --demo-orders)."""
 
 import dataclasses
 import datetime as dt
+import warnings
 
 import pandas as pd
 import pytest
@@ -100,6 +101,16 @@ def test_a_saved_order_replaces_the_stored_one_and_events_are_stored_once(store)
     assert (again.events_new, again.events_duplicate) == (0, 1)
     back, back_events = orders.tables()
     assert back["delivered_at"].iloc[0] == pd.Timestamp(NOW - DAY) and len(back_events) == 1
+
+
+def test_times_are_stored_to_the_microsecond_without_a_warning(store):
+    order_ = order("A1", purchased=NOW - 3 * DAY)
+    order_["purchased_at"] = "2024-11-09T09:00:00.123456789Z"  # nanoseconds: valid RFC 3339
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' "Discarding nonzero nanoseconds" is one
+        OrderStore(store).save(orders_from_records([order_]), None, NOW)
+    back, _ = OrderStore(store).tables()
+    assert back.loc[0, "purchased_at"] == pd.Timestamp("2024-11-09T09:00:00.123456Z")
 
 
 def test_save_is_all_or_nothing(store):

@@ -69,11 +69,12 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 
 def _python(value: Any) -> Any:
-    """A cell of a canonical frame as a value the database driver takes (NaT/NaN -> None)."""
+    """A cell of a canonical frame as a value the database driver takes (NaT/NaN -> None).
+    Times keep microseconds, the databases' precision (a client's nanoseconds are floored)."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+        return value.floor("us").to_pydatetime()
     if isinstance(value, float | np.floating):
         return None if np.isnan(value) else float(value)
     if isinstance(value, np.integer):
