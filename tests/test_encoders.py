@@ -237,6 +237,30 @@ def test_the_embedding_cache_encodes_each_text_once(tmp_path, monkeypatch):
     np.testing.assert_allclose(cache.transform(embedder, ["花呗怎么还款"]), direct[[2]], atol=1e-6)
 
 
+def test_training_jobs_score_held_out_texts_through_the_cache(encoded_model, tmp_path, monkeypatch):
+    """`cached_embeddings` (training jobs scoring the same held-out texts several times):
+    each text encoded once, the same probabilities as without, and nothing of it saved."""
+    texts = ["还没到？？", "where's my stuff", *FOREIGN]
+    plain = encoded_model.scores(texts)
+    assert plain.encoded.any()
+    calls = []
+    original = SentenceEmbedder.unit
+
+    def counting(self, batch):
+        calls.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(SentenceEmbedder, "unit", counting)
+    with encoded_model.cached_embeddings(emb.EmbeddingCache(tmp_path / "embeddings")):
+        first, again = encoded_model.scores(texts), encoded_model.scores(texts)
+        assert "_embedding_cache" not in pickle.loads(pickle.dumps(encoded_model)).__dict__
+    assert calls == [int(plain.encoded.sum())]  # the second scoring encoded nothing
+    for scored in (first, again):
+        np.testing.assert_allclose(scored.proba, plain.proba, atol=1e-5)
+    encoded_model.scores(texts)  # outside the block: the encoder again, not the cache
+    assert len(calls) == 2
+
+
 @pytest.mark.parametrize("setting", ("off", "no AVX2"))
 def test_the_service_says_when_it_serves_the_tfidf_head_alone(
     encoded_model, tmp_path, monkeypatch, caplog, setting

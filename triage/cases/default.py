@@ -35,16 +35,17 @@ def train_default_case_model(
         target_precision=settings.target_precision,
         progress=progress,
     )
-    metrics, proba = evaluate_case_model(
-        model, test["text"].tolist(), test["category"].tolist(), test["language"].tolist()
-    )
-    predicted = model.classes_[proba.argmax(axis=1)]
     # the order-aware part learns from held-out rows only (see triage.orders.linked)
     from triage.orders.linked import attach_order_stack
 
-    if progress:
-        progress("fitting the order-aware part on order-linked cases")
-    order_aware = attach_order_stack(model, test, settings.order_cases_dir, seed=seed)
+    with model.cached_embeddings():  # the held-out texts are scored twice: encoded once
+        metrics, proba = evaluate_case_model(
+            model, test["text"].tolist(), test["category"].tolist(), test["language"].tolist()
+        )
+        if progress:
+            progress("fitting the order-aware part on order-linked cases")
+        order_aware = attach_order_stack(model, test, settings.order_cases_dir, seed=seed)
+    predicted = model.classes_[proba.argmax(axis=1)]
     metadata = model_metadata(
         model,
         train["text"].tolist(),

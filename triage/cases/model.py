@@ -30,7 +30,8 @@ confidently as ``other``. ``close_call`` marks texts whose top two classes are w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -306,6 +307,27 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__["_encoder_off"] = not enabled
         return self
 
+    @contextlib.contextmanager
+    def cached_embeddings(self, cache: EmbeddingCache | None = None) -> Iterator[CaseClassifier]:
+        """Within the block, predictions take their sentence embeddings from the on-disk
+        `EmbeddingCache` (encoding and storing the texts it lacks), as training already does.
+
+        For training jobs, which score the same held-out texts several times (the evaluation,
+        the order-aware part's fit, the champion's evaluation): each is encoded once per machine
+        instead of once per scoring. Runtime state, never saved; not for the service, whose texts
+        are new."""
+        self.__dict__["_embedding_cache"] = cache or EmbeddingCache()
+        try:
+            yield self
+        finally:
+            self.__dict__.pop("_embedding_cache", None)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        cache = self.__dict__.get("_embedding_cache")
+        if cache is None:
+            return self.embedder_.transform(texts)
+        return cache.transform(self.embedder_, texts)
+
     @property
     def encoder_active(self) -> bool:
         """True when predictions can use the sentence encoder: the model has one, it is not
@@ -326,7 +348,7 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
         embedder = getattr(self, "embedder_", None)
         if embedder is None:
             return matrix
-        return sp.hstack([matrix, sp.csr_matrix(embedder.transform(texts))], format="csr")
+        return sp.hstack([matrix, sp.csr_matrix(self._embed(texts))], format="csr")
 
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
         return self.scores_from_matrix(self.transform(X))
@@ -367,7 +389,7 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
                 encoded = proba.max(axis=1) < self.cascade_confidence
                 rows = np.flatnonzero(encoded)
                 if len(rows):
-                    dense = self.embedder_.transform([texts[i] for i in rows])
+                    dense = self._embed([texts[i] for i in rows])
                     full = sp.hstack([tfidf[rows], sp.csr_matrix(dense)], format="csr")
                     proba[rows] = self.proba_from_matrix(full)
                     thresholds[rows] = self.thresholds_[proba[rows].argmax(axis=1)]
@@ -435,7 +457,7 @@ class CaseClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        for runtime in ("_names_cache", "_reference32", "_encoder_off"):
+        for runtime in ("_names_cache", "_reference32", "_encoder_off", "_embedding_cache"):
             state.pop(runtime, None)
         return state
 

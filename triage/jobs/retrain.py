@@ -6,6 +6,7 @@ Exit status for schedulers: 0 promoted, 3 rejected (kept as a rejected version),
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,20 +216,26 @@ def retrain_cases(
     )
     from triage.orders.linked import attach_order_stack  # the order-aware part, as bootstrap's
 
-    attach_order_stack(
-        challenger, corpus[corpus["split"] == "test"], settings.order_cases_dir, seed=seed
-    )
     languages = frozen["language"].tolist() if frozen["language"].notna().all() else None
-    new_metrics, new_proba = evaluate_case_model(
-        challenger, frozen["text"].tolist(), frozen["category"].tolist(), languages
-    )
-    probas = {"challenger": (new_proba, challenger.classes_)}
-    old_metrics = None
-    if champion is not None:
-        old_metrics, old_proba = evaluate_case_model(
-            champion.model, frozen["text"].tolist(), frozen["category"].tolist(), languages
+    # held-out texts are scored up to three times (the order-aware part's fit, the challenger's
+    # and the champion's evaluation): their sentence embeddings come from the on-disk cache
+    with contextlib.ExitStack() as cached:
+        for model in (challenger, getattr(champion, "model", None)):
+            if hasattr(model, "cached_embeddings"):  # a CaseClassifier; another kind scores as is
+                cached.enter_context(model.cached_embeddings())
+        attach_order_stack(
+            challenger, corpus[corpus["split"] == "test"], settings.order_cases_dir, seed=seed
         )
-        probas["champion"] = (old_proba, champion.model.classes_)
+        new_metrics, new_proba = evaluate_case_model(
+            challenger, frozen["text"].tolist(), frozen["category"].tolist(), languages
+        )
+        probas = {"challenger": (new_proba, challenger.classes_)}
+        old_metrics = None
+        if champion is not None:
+            old_metrics, old_proba = evaluate_case_model(
+                champion.model, frozen["text"].tolist(), frozen["category"].tolist(), languages
+            )
+            probas["champion"] = (old_proba, champion.model.classes_)
     decision = compare(old_metrics, new_metrics, policy)
 
     report_dir = report_folder(settings, "cases")
