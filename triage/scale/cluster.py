@@ -158,11 +158,11 @@ def part_name(out: str, index: int) -> str:
     return f"{out}/part.{index:05d}.parquet"
 
 
-def read_part(part: str) -> pd.DataFrame:
-    """One Parquet part, read as `read_table` reads a Parquet file; a part that cannot be read
-    names itself."""
+def read_part(part: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """One Parquet part (only `columns` when given), read as `read_table` reads a Parquet file;
+    a part that cannot be read names itself."""
     try:
-        return pd.read_parquet(part)
+        return pd.read_parquet(part, columns=columns)
     except (OSError, ValueError) as exc:
         raise DataFileError(f"{part}: cannot read as parquet: {_one_line(exc)}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files
