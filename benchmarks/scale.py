@@ -14,9 +14,10 @@ peak RSS is that configuration's own) and prints a table:
    their events.
 2. Risk: every open order scored as of the end of the data. In one process (limited to one
    thread): read and validate, history (`OrderFeatures`), `score_frame`. On Dask: the same
-   through triage.scale.orders.score_orders (shuffle, history pass, scoring pass, parts
-   written), on a LocalCluster of N single-threaded worker processes. Snapshots per second
-   per core = open orders scored / seconds / cores used.
+   through triage.scale.orders.score_orders (scoring time, sums per key at its cut-offs,
+   then the open orders shuffled, scored and written), on a LocalCluster of N single-threaded
+   worker processes. Snapshots per second per core = open orders scored / seconds / cores
+   used. `--local-up-to N` leaves out the one-process run above N orders (it holds all).
 3. Cases: `--texts` texts (the corpus's texts cycled) in Parquet parts of 50,000, predicted by
    a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
    one process and through triage.scale.cases.predict_cases.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,7 +144,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     from triage.orders.risk.scoring import RiskScorer
 
     scorer = RiskScorer(joblib.load(models / "risk.joblib"))
-    result: dict = {"engine": engine, "workers": workers}
+    result: dict = {"engine": engine, "workers": workers, "load_before": os.getloadavg()}
     if engine == "local":
         from threadpoolctl import threadpool_limits
 
@@ -187,17 +189,22 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
         result.update(
             orders=summary["orders"],
             scored=summary["scored"],
-            history_s=round(stages["scoring"] - stages["history"], 1),
+            # the scoring time, the sums per key at its cut-offs, their copies to the workers
+            history_s=round(stages["scoring"] - start, 1),
             scoring_s=round(done - stages["scoring"], 1),
             total_s=round(done - start, 1),
             cores=workers,
             worker_peak_rss_mb=sorted(round(v, 1) for v in client.run(_worker_peak).values()),
+            shared_bytes=summary["shared_bytes"],
         )
         client.close()
         cluster.close()
         shutil.rmtree(out, ignore_errors=True)
-    result["snapshots_per_s_per_core"] = round(result["scored"] / result["total_s"] / result["cores"])
+    result["snapshots_per_s_per_core"] = round(
+        result["scored"] / result["total_s"] / result["cores"]
+    )
     result["client_peak_rss_mb"] = peak_rss_mb()
+    result["load_after"] = os.getloadavg()
     return result
 
 
@@ -268,6 +275,12 @@ def main() -> int:
     parser.add_argument("--texts", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--local-up-to",
+        type=int,
+        default=None,
+        help="run the one-process engine only up to this many orders (it holds everything)",
+    )
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -293,7 +306,8 @@ def main() -> int:
             start = time.perf_counter()
             generate_orders(data, n, args.days)
             print(f"{n} orders written in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-            for engine, w in [("local", 1), *(("dask", w) for w in workers)]:
+            local = args.local_up_to is None or n <= args.local_up_to
+            for engine, w in [("local", 1)] * local + [("dask", w) for w in workers]:
                 row = _child("risk", "--dir", str(args.dir), "--data", str(data),
                              "--engine", engine, "--workers", str(w))  # fmt: skip
                 row["size"] = n
