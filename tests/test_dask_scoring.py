@@ -426,3 +426,19 @@ def test_a_scheduler_without_workers_is_one_line(models_dir, dask_parts, tmp_pat
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "has no workers" in lines[0], result.output
+
+
+def test_open_orders_missing_at_scoring_fail(
+    client, dask_parts, api_risk_scorer, tmp_path, monkeypatch
+):
+    """The scoring step re-reads only the rows of the orders the history step found open; one
+    of them lost on the way (here: dropped on purpose) fails the run instead of a missing row."""
+    import triage.scale.orders
+    from triage.scale.orders import score_orders
+
+    read = triage.scale.orders._listed_rows
+    monkeypatch.setattr(triage.scale.orders, "_listed_rows", lambda *a: read(*a).iloc[1:])
+    with pytest.raises(ClusterError, match="the scoring step read .* where the history step found"):
+        score_orders(
+            client, *map(str, dask_parts), api_risk_scorer, str(tmp_path / "out"), as_of=AS_OF
+        )

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from triage.errors import DataFileError
+from triage.errors import ClusterError, DataFileError
 from triage.orders.data.fields import EVENT_COLUMNS
 from triage.orders.data.schema import to_utc, validate_events, validate_orders
 from triage.orders.risk.features import OrderFeatures
@@ -105,15 +105,23 @@ def _ledger_orders(part: str, empty: pd.DataFrame) -> pd.DataFrame:
     return _orders_part(part, empty)[LEDGER_COLUMNS]
 
 
+def _per_order(ids: np.ndarray, n: np.ndarray, firsts: dict[str, pd.Series]) -> pd.DataFrame:
+    """Per distinct order id of `ids`: the sum of `n` and the earliest of each of `firsts`
+    (NaT: none)."""
+    codes, unique = pd.factorize(np.asarray(ids, dtype=object))
+    counts = np.bincount(codes, weights=np.asarray(n, float), minlength=len(unique))
+    out = pd.DataFrame({"order_id": pd.Series(unique, dtype=object), "n": counts.astype(np.int64)})
+    for kind, times in firsts.items():
+        known = times.notna().to_numpy()
+        earliest = times[known].groupby(codes[known]).min()
+        out[kind] = earliest.reindex(pd.RangeIndex(len(unique))).astype(times.dtype)
+    return out
+
+
 def _firsts(events: pd.DataFrame) -> pd.DataFrame:
     """Per order of `events`: its number of events and first time of each of `FIRSTS`."""
-    columns = {k: events["time"].where(events["event_type"] == k) for k in FIRSTS}
-    frame = pd.DataFrame({"order_id": events["order_id"], "n": 1, **columns})
-    return (
-        frame.groupby("order_id", sort=False)
-        .agg(n=("n", "sum"), **{k: (k, "min") for k in FIRSTS})
-        .reset_index()
-    )
+    firsts = {k: events["time"].where(events["event_type"] == k) for k in FIRSTS}
+    return _per_order(events["order_id"], np.ones(len(events)), firsts)
 
 
 def _events_firsts(part: str) -> pd.DataFrame:
@@ -134,14 +142,23 @@ def _listed(ids: pd.Series, listed: np.ndarray) -> np.ndarray:
     return listed[at] == hashes
 
 
+def _listed_rows(part: str, listed: np.ndarray) -> pd.DataFrame:
+    """The rows of one part whose order id, read as validation reads ids, is `listed`: only
+    those are validated again (the history step validated every row; `score_orders` checks
+    that the open orders and events it then finds are the ones that step counted)."""
+    frame = read_part(part)
+    if frame.empty:
+        return frame
+    return frame[_listed(frame["order_id"].astype("string").str.strip(), listed)]
+
+
 def _open_orders(part: str, empty: pd.DataFrame, listed: np.ndarray) -> pd.DataFrame:
-    orders = _orders_part(part, empty)
-    return orders[_listed(orders["order_id"], listed)]
+    frame = _listed_rows(part, listed)
+    return empty if frame.empty else validate_orders(frame, where=part)
 
 
 def _open_events(part: str, listed: np.ndarray) -> pd.DataFrame:
-    events = _events_part(part)
-    return events[_listed(events["order_id"], listed)]
+    return validate_events(_listed_rows(part, listed), where=part)
 
 
 # -- checks a shuffled partition makes as one process does on whole tables ----------------------
@@ -157,13 +174,14 @@ def _unique(orders: pd.DataFrame) -> pd.DataFrame:
     return orders
 
 
-def _no_strays(orders: pd.DataFrame, ids: pd.Series, counts: pd.Series | None = None) -> None:
-    stray = ~ids.isin(orders["order_id"])
+def _no_strays(orders: pd.DataFrame, ids: pd.Series, counts: pd.Series) -> None:
+    """No order id of `ids` (with `counts` events each) missing from `orders`."""
+    known = pd.Index(orders["order_id"].to_numpy(object))
+    stray = known.get_indexer(ids.to_numpy(object)) < 0
     if stray.any():
-        n = int(counts[stray].sum()) if counts is not None else int(stray.sum())
         raise DataFileError(
-            f"events: {n} event(s) refer to orders that are not in the orders table "
-            f"(first: {ids[stray].iloc[0]})"
+            f"events: {int(counts[stray].sum())} event(s) refer to orders that are not in the "
+            f"orders table (first: {ids[stray].iloc[0]})"
         )
 
 
@@ -176,37 +194,46 @@ class _Summary:
     cuts: Cuts
     listed: np.ndarray
     orders: int
+    open_orders: int
+    open_events: int
 
 
 def _summary(orders: pd.DataFrame, firsts: pd.DataFrame | None, times, t: int) -> _Summary:
     """One partition's sums at the cut-off `times` and its orders open at `t`."""
-    orders = _unique(orders)
+    orders = _unique(orders).astype({"order_id": object})
     events = _no_events()
+    counts = np.zeros(len(orders), np.int64)  # events per order
     if firsts is not None and len(firsts):
         # an order's events may come from several parts: the first of each kind, all counted
-        firsts = firsts.groupby("order_id", sort=False).agg(
-            n=("n", "sum"), **{k: (k, "min") for k in FIRSTS}
-        )
-        ids = firsts.index.to_series(index=range(len(firsts)))
-        _no_strays(orders, ids, firsts["n"].reset_index(drop=True))
+        firsts = _per_order(firsts["order_id"], firsts["n"], {k: firsts[k] for k in FIRSTS})
+        _no_strays(orders, firsts["order_id"], firsts["n"])
+        at = pd.Index(orders["order_id"]).get_indexer(firsts["order_id"].to_numpy(object))
+        counts[at] = firsts["n"].to_numpy()
         events = pd.concat(
-            [firsts[k].dropna().rename("time").reset_index().assign(event_type=k) for k in FIRSTS],
+            [
+                pd.DataFrame(
+                    {"order_id": firsts["order_id"], "time": firsts[k], "event_type": k}
+                ).dropna(subset=["time"])
+                for k in FIRSTS
+            ],
             ignore_index=True,
         )
     vocabulary = Vocabulary()
     if orders.empty:
-        return _Summary(Cuts.of_ledger(Ledger.empty(), vocabulary.names(), times), _hashes([]), 0)
+        cuts = Cuts.of_ledger(Ledger.empty(), vocabulary.names(), times)
+        return _Summary(cuts, _hashes([]), 0, 0, 0)
     ledger = Ledger.from_tables(orders, events, vocabulary)
     cuts = Cuts.of_ledger(ledger, vocabulary.names(), times)
     open_ = order_states(orders, events, t) == "open"
-    return _Summary(cuts, np.unique(_hashes(orders["order_id"][open_])), len(orders))
+    listed = np.unique(_hashes(orders["order_id"][open_]))
+    return _Summary(cuts, listed, len(orders), int(open_.sum()), int(counts[open_].sum()))
 
 
 def _combined(parts: Sequence[_Summary]) -> _Summary:
     return _Summary(
         Cuts.combine([p.cuts for p in parts]),
         np.unique(np.concatenate([p.listed for p in parts])),
-        sum(p.orders for p in parts),
+        *(sum(getattr(p, f) for p in parts) for f in ("orders", "open_orders", "open_events")),
     )
 
 
@@ -218,8 +245,8 @@ def _listed_of(total: _Summary) -> np.ndarray:
     return total.listed
 
 
-def _orders_of(total: _Summary) -> int:
-    return total.orders
+def _counts_of(total: _Summary) -> tuple[int, int, int]:
+    return total.orders, total.open_orders, total.open_events
 
 
 def _size(value: object) -> int:
@@ -248,25 +275,26 @@ def _score(
     index: int,
 ) -> tuple[int, int]:
     """Score one partition of open orders against the shared history and write its part:
-    (scored, flagged)."""
+    (scored, flagged, orders, events) of the partition."""
     orders = orders.reset_index(drop=True)
-    if orders.empty:
-        return 0, 0
     if events is None:
         events = _no_events()
     else:
         events = events.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
+    read = len(orders), len(events)
+    if orders.empty:
+        return 0, 0, *read
     as_of = pd.Timestamp(t, unit="s", tz="UTC")
     # a copy: the features code the names of these orders, and threads share the history
     vocabulary = copy.deepcopy(history.vocabulary)
     features = OrderFeatures(orders, events, history=history, vocabulary=vocabulary)
     frame = scorer.score_frame(orders, events, as_of=as_of, features=features)
     if frame.empty:
-        return 0, 0
+        return 0, 0, *read
     frame = frame.drop(columns="row")
     frame.insert(1, "as_of", as_of)
     write_part(frame, out, index)
-    return len(frame), int(frame["flagged"].sum())
+    return len(frame), int(frame["flagged"].sum()), *read
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -358,7 +386,7 @@ def score_orders(
         del summaries  # now in the total
         history = client.submit(_history, total)
         listed = client.submit(_listed_of, total)
-        n_orders = client.submit(_orders_of, total).result()
+        n_orders, n_open, n_open_events = client.submit(_counts_of, total).result()
         sizes = client.submit(_size, history).result(), client.submit(_size, listed).result()
         client.replicate([history, listed])  # once to every worker
         del total
@@ -385,6 +413,13 @@ def score_orders(
             ]
         )
         counts = gather(scored, labels, progress, stage="scoring")
+    found = sum(c[2] for c in counts), sum(c[3] for c in counts)
+    if found != (n_open, n_open_events):
+        raise ClusterError(
+            f"the scoring step read {found[0]} open orders with {found[1]} events where the "
+            f"history step found {n_open} with {n_open_events}: did the input change during "
+            "the run?"
+        )
     return {
         "orders": n_orders,
         "partitions": n,
