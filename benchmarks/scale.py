@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,13 @@ def peak_rss_mb() -> float:
 
 def _worker_peak() -> float:  # runs in each worker
     return peak_rss_mb()
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process used so far: unlike the wall clock, it does not
+    grow when other programs take the cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -152,6 +160,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
         from triage.orders.risk.features import OrderFeatures
 
         with threadpool_limits(limits=1):
+            cpu = cpu_seconds()
             start = time.perf_counter()
             orders = validate_orders(pd.read_parquet(root / "orders"))
             events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
@@ -168,6 +177,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
             scoring_s=round(done - built, 1),
             total_s=round(done - start, 1),
             cores=1,
+            cpu_s=round(cpu_seconds() - cpu, 1),
         )
     else:
         from triage.scale.orders import score_orders
@@ -181,6 +191,8 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
 
         out = root.parent / f"{root.name}-out-{workers}"
         shutil.rmtree(out, ignore_errors=True)
+        cpu_before = client.run(cpu_seconds)
+        cpu = cpu_seconds()
         start = time.perf_counter()
         summary = score_orders(
             client, str(root / "orders"), str(root / "events"), scorer, str(out), progress=progress
@@ -196,6 +208,11 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
             cores=workers,
             worker_peak_rss_mb=sorted(round(v, 1) for v in client.run(_worker_peak).values()),
             shared_bytes=summary["shared_bytes"],
+            # CPU seconds of each worker during the run, and of the client with the scheduler
+            worker_cpu_s=sorted(
+                round(v - cpu_before[k], 1) for k, v in client.run(cpu_seconds).items()
+            ),
+            client_cpu_s=round(cpu_seconds() - cpu, 1),
         )
         client.close()
         cluster.close()

@@ -14,9 +14,10 @@ cut-off times (triage.scale.history). The run has three steps, each over parts a
    cut-offs (`Cuts`); the sums are added up in a tree of tasks, and the total (keys x cut-offs)
    becomes the `CutHistory` copied once to every worker. Each partition also names its orders
    open at the scoring time, by a 64-bit hash of the id.
-2. scores: each part keeps only the orders named open and their events; those are shuffled by
-   ``order_id``, and each partition is scored by ``RiskScorer.score_frame`` with
-   ``OrderFeatures`` over the shared `CutHistory`, and written as one Parquet part.
+2. scores: each part is read again, and only the rows of the orders named open (about one in
+   ten) are validated and shuffled by ``order_id``; each partition is scored by
+   ``RiskScorer.score_frame`` with ``OrderFeatures`` over the shared `CutHistory` and written
+   as one Parquet part. The open orders and events found must be those step 1 counted.
 
 Counts and sums are integers, so the features and scores are those of one process over the
 whole tables (tests/test_dask_scoring.py). A worker holds the parts and partitions it works on,
