@@ -133,15 +133,19 @@ def train_models(root: Path) -> None:
 def _cluster(workers: int):
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
+    from triage.scale.cluster import WORKER_CONFIG
+
+    with dask.config.set(WORKER_CONFIG):  # as `triage` starts its own LocalCluster
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
     return cluster, Client(cluster)
 
 
