@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from triage.errors import ClusterError, DataFileError
-from triage.orders.data.fields import EVENT_COLUMNS
+from triage.orders.data.fields import EVENT_COLUMNS, ORDER_COLUMNS
 from triage.orders.data.schema import to_utc, validate_events, validate_orders
 from triage.orders.risk.features import OrderFeatures
 from triage.orders.risk.history import Ledger, Vocabulary
@@ -68,6 +68,8 @@ LEDGER_COLUMNS = [
     "canceled",
 ]
 FIRSTS = ("delivered", "picked_up")  # the event types whose first time the facts need
+FIRSTS_COLUMNS = ["order_id", "n", *FIRSTS]
+EVENTS_ROW = "_events_row"  # in a shuffle of both tables: True for a row of the events table
 FAN_IN = 8  # partitions' sums added up per task of the tree
 
 
@@ -199,12 +201,12 @@ class _Summary:
     open_events: int
 
 
-def _summary(orders: pd.DataFrame, firsts: pd.DataFrame | None, times, t: int) -> _Summary:
+def _summary(orders: pd.DataFrame, firsts: pd.DataFrame, times, t: int) -> _Summary:
     """One partition's sums at the cut-off `times` and its orders open at `t`."""
     orders = _unique(orders).astype({"order_id": object})
     events = _no_events()
     counts = np.zeros(len(orders), np.int64)  # events per order
-    if firsts is not None and len(firsts):
+    if len(firsts):
         # an order's events may come from several parts: the first of each kind, all counted
         firsts = _per_order(firsts["order_id"], firsts["n"], {k: firsts[k] for k in FIRSTS})
         _no_strays(orders, firsts["order_id"], firsts["n"])
@@ -228,6 +230,10 @@ def _summary(orders: pd.DataFrame, firsts: pd.DataFrame | None, times, t: int) -
     open_ = order_states(orders, events, t) == "open"
     listed = np.unique(_hashes(orders["order_id"][open_]))
     return _Summary(cuts, listed, len(orders), int(open_.sum()), int(counts[open_].sum()))
+
+
+def _summary_of(rows: pd.DataFrame, times, t: int) -> _Summary:
+    return _summary(*_sides(rows, LEDGER_COLUMNS, FIRSTS_COLUMNS), times, t)
 
 
 def _combined(parts: Sequence[_Summary]) -> _Summary:
@@ -268,20 +274,17 @@ def _tree(client: Any, futures: list) -> Any:
 # -- step 2: the scores -------------------------------------------------------------------------
 def _score(
     orders: pd.DataFrame,
-    events: pd.DataFrame | None,
+    events: pd.DataFrame,
     history: CutHistory,
     t: int,
     scorer: RiskScorer,
     out: str,
     index: int,
-) -> tuple[int, int]:
+) -> tuple[int, int, int, int]:
     """Score one partition of open orders against the shared history and write its part:
     (scored, flagged, orders, events) of the partition."""
     orders = orders.reset_index(drop=True)
-    if events is None:
-        events = _no_events()
-    else:
-        events = events.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
+    events = events.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
     read = len(orders), len(events)
     if orders.empty:
         return 0, 0, *read
@@ -296,6 +299,10 @@ def _score(
     frame.insert(1, "as_of", as_of)
     write_part(frame, out, index)
     return len(frame), int(frame["flagged"].sum()), *read
+
+
+def _score_of(rows: pd.DataFrame, *args) -> tuple[int, int, int, int]:
+    return _score(*_sides(rows, list(ORDER_COLUMNS), list(EVENT_COLUMNS)), *args)
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -327,13 +334,45 @@ def _scoring_time(
     return max(latest)
 
 
-def _shuffled(orders, events, n: int) -> list[tuple]:
-    """(orders, events) per partition as dask.delayed objects: every order with its events."""
-    orders = orders.shuffle(on="order_id", npartitions=n, shuffle_method="p2p").to_delayed()
-    if events is None:
-        return [(o, None) for o in orders]
-    events = events.shuffle(on="order_id", npartitions=n, shuffle_method="p2p").to_delayed()
-    return list(zip(orders, events, strict=True))
+def _widened(frame: pd.DataFrame, meta: pd.DataFrame, events: bool) -> pd.DataFrame:
+    """`frame` with the columns of `meta`, those it lacks blank (None, NaT, NaN, 0 or False),
+    and `EVENTS_ROW` saying which table it comes from."""
+    n = len(frame)
+    out = {}
+    for column, dtype in meta.dtypes.items():
+        if column == EVENTS_ROW:
+            out[column] = np.full(n, events)
+        elif column in frame.columns:
+            out[column] = frame[column].reset_index(drop=True)
+        else:
+            blank = np.zeros(n, dtype) if dtype.kind in "biu" else None
+            out[column] = pd.Series(blank, index=range(n), dtype=dtype)
+    return pd.DataFrame(out, index=range(n)).astype(meta.dtypes.to_dict())
+
+
+def _sides(rows: pd.DataFrame, left: list[str], right: list[str]) -> tuple[pd.DataFrame, ...]:
+    """The two tables of a shuffled partition of `_widened` rows."""
+    events = rows[EVENTS_ROW].to_numpy(bool)
+    return (
+        rows.loc[~events, left].reset_index(drop=True),
+        rows.loc[events, right].reset_index(drop=True),
+    )
+
+
+def _shuffled(orders, events, n: int, events_meta: pd.DataFrame) -> list:
+    """The rows of both tables (`events` may be None) in `n` partitions by ``order_id``, as
+    dask.delayed objects: every order with its events. One shuffle, so that a partition can be
+    used as soon as it is ready (with two, a worker would hold every partition of the first
+    until the second ends)."""
+    import dask.dataframe as dd
+
+    columns = {**events_meta.dtypes.to_dict(), **orders._meta.dtypes.to_dict()}
+    columns[EVENTS_ROW] = np.dtype(bool)
+    meta = pd.DataFrame({c: pd.Series(dtype=d) for c, d in columns.items()})
+    rows = orders.map_partitions(_widened, meta, False, meta=meta)
+    if events is not None:
+        rows = dd.concat([rows, events.map_partitions(_widened, meta, True, meta=meta)])
+    return rows.shuffle(on="order_id", npartitions=n, shuffle_method="p2p").to_delayed()
 
 
 def score_orders(
@@ -375,13 +414,14 @@ def score_orders(
             _ledger_orders, order_parts, empty=ledger_meta, meta=ledger_meta,
             enforce_metadata=False,
         )  # fmt: skip
+        firsts_meta = _firsts(_no_events())
         firsts = None
         if event_parts is not None:
             firsts = dd.from_map(
-                _events_firsts, event_parts, meta=_firsts(_no_events()), enforce_metadata=False
+                _events_firsts, event_parts, meta=firsts_meta, enforce_metadata=False
             )
-        pairs = _shuffled(orders, firsts, n)
-        summaries = client.compute([dask.delayed(_summary)(o, f, times, t) for o, f in pairs])
+        partitions = _shuffled(orders, firsts, n, firsts_meta)
+        summaries = client.compute([dask.delayed(_summary_of)(p, times, t) for p in partitions])
         gather(summaries, labels, progress, stage="history", fetch=False)
         total = _tree(client, summaries)
         del summaries  # now in the total
@@ -405,12 +445,12 @@ def score_orders(
                 meta=_no_events(),
                 verify_meta=False,
             )
-        pairs = _shuffled(orders, events, n)
+        partitions = _shuffled(orders, events, n, _no_events())
         scorer_future = client.scatter(scorer, broadcast=True)
         scored = client.compute(
             [
-                dask.delayed(_score)(o, e, history, t, scorer_future, out, i)
-                for i, (o, e) in enumerate(pairs)
+                dask.delayed(_score_of)(p, history, t, scorer_future, out, i)
+                for i, p in enumerate(partitions)
             ]
         )
         counts = gather(scored, labels, progress, stage="scoring")
