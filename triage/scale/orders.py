@@ -9,8 +9,8 @@ cut-off times (triage.scale.history). The run has three steps, each over parts a
    those columns are read) and the cut-off times the features ask at.
 1. history: each orders part gives the columns an order's facts come from, each events part,
    per order, its first ``delivered`` and ``picked_up`` times and its number of events; both
-   are shuffled by ``order_id`` (Dask's peer-to-peer shuffle, which spills to disk), so that each
-   partition holds its orders with their first times. A partition sums its facts per key at the
+   go through one shuffle by ``order_id`` (Dask's peer-to-peer shuffle, which spills to disk),
+   so that each partition holds its orders with their first times. A partition sums its facts per key at the
    cut-offs (`Cuts`); the sums are added up in a tree of tasks, and the total (keys x cut-offs)
    becomes the `CutHistory` copied once to every worker. Each partition also names its orders
    open at the scoring time, by a 64-bit hash of the id.
