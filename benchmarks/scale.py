@@ -14,9 +14,10 @@ peak RSS is that configuration's own) and prints a table:
    their events.
 2. Risk: every open order scored as of the end of the data. In one process (limited to one
    thread): read and validate, history (`OrderFeatures`), `score_frame`. On Dask: the same
-   through triage.scale.orders.score_orders (shuffle, history pass, scoring pass, parts
-   written), on a LocalCluster of N single-threaded worker processes. Snapshots per second
-   per core = open orders scored / seconds / cores used.
+   through triage.scale.orders.score_orders (scoring time, sums per key at its cut-offs,
+   then the open orders shuffled, scored and written), on a LocalCluster of N single-threaded
+   worker processes. Snapshots per second per core = open orders scored / seconds / cores
+   used. `--local-up-to N` leaves out the one-process run above N orders (it holds all).
 3. Cases: `--texts` texts (the corpus's texts cycled) in Parquet parts of 50,000, predicted by
    a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
    one process and through triage.scale.cases.predict_cases.
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +57,13 @@ def peak_rss_mb() -> float:
 
 def _worker_peak() -> float:  # runs in each worker
     return peak_rss_mb()
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process used so far: unlike the wall clock, it does not
+    grow when other programs take the cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -123,15 +133,19 @@ def train_models(root: Path) -> None:
 def _cluster(workers: int):
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
+    from triage.scale.cluster import WORKER_CONFIG
+
+    with dask.config.set(WORKER_CONFIG):  # as `triage` starts its own LocalCluster
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.CRITICAL,
+        )
     return cluster, Client(cluster)
 
 
@@ -142,7 +156,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     from triage.orders.risk.scoring import RiskScorer
 
     scorer = RiskScorer(joblib.load(models / "risk.joblib"))
-    result: dict = {"engine": engine, "workers": workers}
+    result: dict = {"engine": engine, "workers": workers, "load_before": os.getloadavg()}
     if engine == "local":
         from threadpoolctl import threadpool_limits
 
@@ -150,6 +164,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
         from triage.orders.risk.features import OrderFeatures
 
         with threadpool_limits(limits=1):
+            cpu = cpu_seconds()
             start = time.perf_counter()
             orders = validate_orders(pd.read_parquet(root / "orders"))
             events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
@@ -166,6 +181,7 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
             scoring_s=round(done - built, 1),
             total_s=round(done - start, 1),
             cores=1,
+            cpu_s=round(cpu_seconds() - cpu, 1),
         )
     else:
         from triage.scale.orders import score_orders
@@ -179,6 +195,8 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
 
         out = root.parent / f"{root.name}-out-{workers}"
         shutil.rmtree(out, ignore_errors=True)
+        cpu_before = client.run(cpu_seconds)
+        cpu = cpu_seconds()
         start = time.perf_counter()
         summary = score_orders(
             client, str(root / "orders"), str(root / "events"), scorer, str(out), progress=progress
@@ -187,17 +205,27 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
         result.update(
             orders=summary["orders"],
             scored=summary["scored"],
-            history_s=round(stages["scoring"] - stages["history"], 1),
+            # the scoring time, the sums per key at its cut-offs, their copies to the workers
+            history_s=round(stages["scoring"] - start, 1),
             scoring_s=round(done - stages["scoring"], 1),
             total_s=round(done - start, 1),
             cores=workers,
             worker_peak_rss_mb=sorted(round(v, 1) for v in client.run(_worker_peak).values()),
+            shared_bytes=summary["shared_bytes"],
+            # CPU seconds of each worker during the run, and of the client with the scheduler
+            worker_cpu_s=sorted(
+                round(v - cpu_before[k], 1) for k, v in client.run(cpu_seconds).items()
+            ),
+            client_cpu_s=round(cpu_seconds() - cpu, 1),
         )
         client.close()
         cluster.close()
         shutil.rmtree(out, ignore_errors=True)
-    result["snapshots_per_s_per_core"] = round(result["scored"] / result["total_s"] / result["cores"])
+    result["snapshots_per_s_per_core"] = round(
+        result["scored"] / result["total_s"] / result["cores"]
+    )
     result["client_peak_rss_mb"] = peak_rss_mb()
+    result["load_after"] = os.getloadavg()
     return result
 
 
@@ -268,6 +296,12 @@ def main() -> int:
     parser.add_argument("--texts", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--local-up-to",
+        type=int,
+        default=None,
+        help="run the one-process engine only up to this many orders (it holds everything)",
+    )
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -293,7 +327,8 @@ def main() -> int:
             start = time.perf_counter()
             generate_orders(data, n, args.days)
             print(f"{n} orders written in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-            for engine, w in [("local", 1), *(("dask", w) for w in workers)]:
+            local = args.local_up_to is None or n <= args.local_up_to
+            for engine, w in [("local", 1)] * local + [("dask", w) for w in workers]:
                 row = _child("risk", "--dir", str(args.dir), "--data", str(data),
                              "--engine", engine, "--workers", str(w))  # fmt: skip
                 row["size"] = n

@@ -2,7 +2,9 @@
 
     cluster.py   connecting (an address, DASK_SCHEDULER_ADDRESS or a LocalCluster), the input
                  parts, running partitions with progress and naming the one that failed
-    orders.py    risk scores of open orders: history once across partitions, then partitions
+    history.py   the risk history as counts and sums per key at the few times the features
+                 ask at: summed per partition, added up in a tree, copied to every worker
+    orders.py    risk scores of open orders: that history, then only the open orders
     cases.py     case categories of a large table of texts, part by part
 
 Dask is the ``[dask]`` extra; nothing here is imported until a command asks for

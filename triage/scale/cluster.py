@@ -28,6 +28,7 @@ from triage.tables import FORMATS
 
 __all__ = [
     "SCHEDULER_ENV",
+    "WORKER_CONFIG",
     "Progress",
     "connect",
     "gather",
@@ -40,6 +41,10 @@ __all__ = [
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 CONNECT_TIMEOUT = "10s"
+#: the workers of a LocalCluster: the peer-to-peer shuffle may buffer 1 GiB of shards in a
+#: worker's memory by default; less keeps a worker's peak close to that of one partition
+#: (set DASK_DISTRIBUTED__P2P__COMM__BUFFER on the workers of a cluster started by hand)
+WORKER_CONFIG = {"distributed.p2p.comm.buffer": "128MiB"}
 PART_SUFFIXES = (".parquet", ".pq")
 
 #: ``progress(stage, total)`` returns the function called once per finished partition
@@ -74,7 +79,10 @@ def connect(address: str | None = None) -> Iterator[Any]:
 
     address = address or os.environ.get(SCHEDULER_ENV) or None
     if address is None:
-        with warnings.catch_warnings():  # another program's dashboard on 8787: any port does
+        import dask
+
+        with warnings.catch_warnings(), dask.config.set(WORKER_CONFIG):
+            # another program's dashboard on 8787: any port does
             warnings.filterwarnings("ignore", message="Port .* is already in use")
             cluster = LocalCluster(
                 n_workers=cores(),
@@ -158,11 +166,11 @@ def part_name(out: str, index: int) -> str:
     return f"{out}/part.{index:05d}.parquet"
 
 
-def read_part(part: str) -> pd.DataFrame:
-    """One Parquet part, read as `read_table` reads a Parquet file; a part that cannot be read
-    names itself."""
+def read_part(part: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """One Parquet part (only `columns` when given), read as `read_table` reads a Parquet file;
+    a part that cannot be read names itself."""
     try:
-        return pd.read_parquet(part)
+        return pd.read_parquet(part, columns=columns)
     except (OSError, ValueError) as exc:
         raise DataFileError(f"{part}: cannot read as parquet: {_one_line(exc)}") from None
     except Exception as exc:  # pyarrow raises its own types for corrupt files

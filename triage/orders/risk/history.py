@@ -25,7 +25,7 @@ exactly the values a full rebuild gives (tests/test_orders_history.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -48,6 +48,7 @@ __all__ = [
     "Ledger",
     "SignedHistory",
     "Vocabulary",
+    "facts",
     "stamp",
 ]
 
@@ -186,6 +187,48 @@ class Ledger:
         return Ledger(np.zeros(0, object), *(ints,) * 9)
 
 
+def facts(ledger: Ledger) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """The history facts of the orders of `ledger`, as ``(name, keys, known_at, values)`` with
+    one entry per order (per order and grid point for ``exceed_*`` and ``used_*``); a fact is
+    known from its time on, never when that time is `NEVER`. `History` lists them (see there);
+    triage/scale/ sums them per key at a few cut-off times."""
+    delivered, promise, purchase, pickup = (
+        ledger.delivered,
+        ledger.promise_end,
+        ledger.purchase,
+        ledger.pickup,
+    )
+    late = delivered >= promise
+    known_at = np.where(late, promise, delivered)
+    zeros = np.zeros(len(ledger), np.int64)
+    keys = {
+        "seller": ledger.seller,
+        "lane": ledger.lane,
+        "carrier": ledger.carrier,
+        "region": ledger.region,
+        "platform": zeros,
+    }
+    handling = np.where(pickup < NEVER, pickup - purchase, 0)
+    moved = (delivered < NEVER) & (pickup <= delivered)
+    transit = np.where(moved, delivered - pickup, 0)
+    transit_known = np.where(moved, delivered, NEVER)
+    transit_days = np.where(moved, transit / DAY, np.nan)
+    # share of the promise used before delivery; late orders count as "more than all of it"
+    used = np.where(late, np.inf, (delivered - purchase) / np.maximum(promise - purchase, 1))
+
+    for kind in ("seller", "lane", "carrier", "region", "platform"):
+        yield f"outcome_{kind}", keys[kind], known_at, late
+    for kind in ("seller", "platform"):
+        yield f"handling_{kind}", keys[kind], pickup, handling
+    for kind in ("lane", "region", "platform"):
+        yield f"transit_{kind}", keys[kind], transit_known, transit
+    for kind in ("region", "platform"):
+        spread, above = _spread(keys[kind], transit_days, TRANSIT_GRID)
+        yield f"exceed_{kind}", spread, np.repeat(transit_known, len(TRANSIT_GRID)), above
+        spread, above = _spread(keys[kind], used, FRACTION_GRID)
+        yield f"used_{kind}", spread, np.repeat(known_at, len(FRACTION_GRID)), above
+
+
 class HistoryView:
     """What the feature code asks of a history; `History` and `SignedHistory` answer it."""
 
@@ -214,47 +257,10 @@ class History(HistoryView):
     """
 
     def __init__(self, ledger: Ledger):
-        delivered, promise, purchase, pickup = (
-            ledger.delivered,
-            ledger.promise_end,
-            ledger.purchase,
-            ledger.pickup,
-        )
-        late = delivered >= promise
-        known_at = np.where(late, promise, delivered)
-        zeros = np.zeros(len(ledger), np.int64)
-        keys = {
-            "seller": ledger.seller,
-            "lane": ledger.lane,
-            "carrier": ledger.carrier,
-            "region": ledger.region,
-            "platform": zeros,
+        self.facts: dict[str, _AsOf] = {
+            name: _AsOf(keys, times, values) for name, keys, times, values in facts(ledger)
         }
-        handling = np.where(pickup < NEVER, pickup - purchase, 0)
-        moved = (delivered < NEVER) & (pickup <= delivered)
-        transit = np.where(moved, delivered - pickup, 0)
-        transit_known = np.where(moved, delivered, NEVER)
-        transit_days = np.where(moved, transit / DAY, np.nan)
-        # share of the promise used before delivery; late orders count as "more than all of it"
-        used = np.where(late, np.inf, (delivered - purchase) / np.maximum(promise - purchase, 1))
-
-        self.facts: dict[str, _AsOf] = {}
-        for kind in ("seller", "lane", "carrier", "region", "platform"):
-            self.facts[f"outcome_{kind}"] = _AsOf(keys[kind], known_at, late)
-        for kind in ("seller", "platform"):
-            self.facts[f"handling_{kind}"] = _AsOf(keys[kind], pickup, handling)
-        for kind in ("lane", "region", "platform"):
-            self.facts[f"transit_{kind}"] = _AsOf(keys[kind], transit_known, transit)
-        for kind in ("region", "platform"):
-            spread, above = _spread(keys[kind], transit_days, TRANSIT_GRID)
-            self.facts[f"exceed_{kind}"] = _AsOf(
-                spread, np.repeat(transit_known, len(TRANSIT_GRID)), above
-            )
-            spread, above = _spread(keys[kind], used, FRACTION_GRID)
-            self.facts[f"used_{kind}"] = _AsOf(
-                spread, np.repeat(known_at, len(FRACTION_GRID)), above
-            )
-        self.purchases_sorted = np.sort(purchase)
+        self.purchases_sorted = np.sort(ledger.purchase)
 
     def count(self, name: str, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.facts[name].query(keys, times)
