@@ -81,7 +81,7 @@ _LATEST_SUGGESTION = (
 # What `order_contexts` reads, in one statement (one round trip): per order one row per tracking
 # event (one row with NULL event columns when it has none), each carrying the order's fields,
 # its latest risk, its latest suggestion and its open case (one at most: a unique index).
-_READ = (
+_READ_ANY = (
     sa.select(
         _o.order_id,
         _o.purchased_at,
@@ -106,9 +106,11 @@ _READ = (
     .outerjoin(order_risks, _r.order_id == _o.order_id)
     .outerjoin(suggestions_table, _s.id == _LATEST_SUGGESTION)
     .outerjoin(cases_table, sa.and_(_c.order_id == _o.order_id, _c.status == "open"))
-    .where(_o.order_id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(_o.order_id, _e.time, _e.id)
 )
+_READ = _READ_ANY.where(_o.order_id.in_(sa.bindparam("ids", expanding=True)))
+# the usual case names one order: an equality, which spares the per-call expansion of IN (...)
+_READ_ONE = _READ_ANY.where(_o.order_id == sa.bindparam("id"))
 
 
 def candidates(text: str) -> list[str]:
@@ -156,8 +158,11 @@ def order_contexts(
     wanted = sorted(set(order_ids))
     rows: list[sa.Row] = []
     with service.orders.store.transaction() as conn:  # one read: one statement per CHUNK ids
-        for start in range(0, len(wanted), CHUNK):
-            rows += conn.execute(_READ, {"ids": wanted[start : start + CHUNK]}).all()
+        if len(wanted) == 1:
+            rows = conn.execute(_READ_ONE, {"id": wanted[0]}).all()
+        else:
+            for start in range(0, len(wanted), CHUNK):
+                rows += conn.execute(_READ, {"ids": wanted[start : start + CHUNK]}).all()
     contexts: dict[str, OrderContext] = {}
     for order_id, group in itertools.groupby(rows, key=lambda row: row.order_id):
         found = list(group)
