@@ -17,9 +17,11 @@ order-dependent texts, joined with simulated orders), then measures on cases it 
 text-only accuracy (the case model alone) against order-aware accuracy, per language.
 Targets (issue 13): dependent +10 points per language; clear within 0.5 points.
 
---choose first cross-validates the order-aware model's two settings (the clear cases' share of
-the training weight, the fact weights' penalty) on the fit cases alone (triage.orders.linked
-`choose_settings`) and prints the table the defaults CLEAR_SHARE and ALPHA were taken from.
+--choose first cross-validates the order-aware model's three settings (the clear cases' share
+of the training weight, the fact weights' penalty, the text-times-fact weights' penalty) on the
+fit cases alone (triage.orders.linked `choose_settings`), prints the table and the setting its
+rule picks (`best_setting`: the largest order-dependent gain among those that lose no clear
+case in any language): the defaults CLEAR_SHARE, ALPHA and ALPHA_INTERACT.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from triage.corpus import load_corpus  # noqa: E402
 from triage.orders.linked import (  # noqa: E402
     LinkedCases,
     ambiguous_cases,
+    best_setting,
     choose_settings,
     clear_cases,
     corpus_half,
@@ -94,8 +97,10 @@ def main() -> int:
     dependent = load_order_dependent(categories=list(classes))
     if args.choose:
         cases, proba = fit_cases(model.predict_proba, classes, held_out, dependent, seed=args.seed)
-        for row in choose_settings(cases, proba, classes):
+        rows = choose_settings(cases, proba, classes)
+        for row in rows:
             print("choose", row, flush=True)
+        print("chosen", best_setting(rows), flush=True)
     started = time.perf_counter()
     stack, seen = fit_order_stack(model.predict_proba, classes, held_out, dependent, seed=args.seed)
     fit_seconds = time.perf_counter() - started

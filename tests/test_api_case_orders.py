@@ -137,6 +137,22 @@ def test_an_order_id_in_the_text_of_any_shape(post, get):
     assert get("/v1/cases").get_json()["cases"][0]["order_id"] == "DL-1003"
 
 
+def test_a_batch_naming_several_orders_reads_each_as_one_request_does(post):
+    """One read for many orders (IN ...) gives each the context a request naming it alone
+    gets (a single order is read with an equality)."""
+    _store(post, *STATES)
+    ids = [STATES[state][0][0]["order_id"] for state in STATES]
+    alone = [_categorize(post, AMBIGUOUS, order_id, file=False)["order"] for order_id in ids]
+    body = {"cases": [{"text": AMBIGUOUS, "order_id": i, "file": False} for i in ids]}
+    response = post("/v1/cases/categorize", body)
+    assert response.status_code == 200, response.get_json()
+    assert [r["order"] for r in response.get_json()["results"]] == alone
+    # a text naming two stored orders: the first it names, read with the other
+    both = _categorize(post, "IT-1002 or DL-1003: where is it?", file=False)["order"]
+    story = ("order_id", "status", "last_event", "days_late", "risk", "suggestion", "case")
+    assert {k: both[k] for k in story} == {k: alone[ids.index("IT-1002")][k] for k in story}
+
+
 # -- one order, one case --------------------------------------------------------------------
 def _late_with_suggestion(post, get, order_id="LT-2001"):
     orders = [order(order_id, 8, -3)]

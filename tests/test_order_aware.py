@@ -5,13 +5,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from triage.cases.order_aware import ORDER_STATES, OrderFacts, OrderStack, fact_matrix
+from triage.cases.order_aware import (
+    FACT_NAMES,
+    ORDER_STATES,
+    OrderFacts,
+    OrderStack,
+    fact_matrix,
+)
 from triage.corpus import find_near_duplicates
 from triage.errors import DataFileError, InputError, ModelError
 from triage.orders.context import order_facts, order_state
 from triage.orders.linked import (
     PLAUSIBLE,
     ambiguous_cases,
+    best_setting,
     clear_cases,
     load_order_dependent,
     simulated_facts,
@@ -128,6 +135,64 @@ def test_the_stack_learns_a_prior_per_state_and_keeps_the_text_elsewhere():
         OrderStack().predict_proba(where, facts[:2])
     with pytest.raises(InputError, match="not among the classes"):
         OrderStack().fit(np.array(proba), facts, ["lost"] * len(facts), classes)
+
+
+def _order_blind_cases(seed: int = 0) -> tuple[np.ndarray, list, list, list]:
+    """Synthetic: "where is it" texts whose category the state decides, and sure account_health
+    texts whose category no state changes, next to every state."""
+    rng = np.random.default_rng(seed)
+    classes = ["account_health", "not_received", "order_issue", "shipping_delay"]
+    proba, facts, labels = [], [], []
+    for _ in range(800):
+        state = ORDER_STATES[rng.integers(len(ORDER_STATES))]
+        if rng.random() < 0.5:
+            proba.append([0.97, 0.01, 0.01, 0.01])
+            labels.append("account_health")
+        else:
+            proba.append([0.02, 0.3, 0.08, 0.6])
+            labels.append(
+                {"delivered": "not_received", "canceled": "order_issue"}.get(
+                    state, "shipping_delay"
+                )
+            )
+        facts.append(OrderFacts(state))
+    return np.array(proba), facts, labels, classes
+
+
+def test_a_sure_text_keeps_its_category_next_to_any_order():
+    proba, facts, labels, classes = _order_blind_cases()
+    stack = OrderStack(alpha=5.0, alpha_interact=3.0).fit(proba, facts, labels, classes)
+    sure = np.array([[0.97, 0.01, 0.01, 0.01]] * len(ORDER_STATES))
+    got = stack.predict_proba(sure, [OrderFacts(s) for s in ORDER_STATES])
+    assert [classes[i] for i in got.argmax(axis=1)] == ["account_health"] * len(ORDER_STATES)
+    unsure = np.array([[0.02, 0.3, 0.08, 0.6]] * 2)
+    moved = stack.predict_proba(unsure, [OrderFacts("delivered"), OrderFacts("canceled")])
+    assert [classes[i] for i in moved.argmax(axis=1)] == ["not_received", "order_issue"]
+
+
+def test_the_text_times_fact_weights_have_their_own_penalty():
+    proba, facts, labels, classes = _order_blind_cases(1)
+    alike = OrderStack(alpha=3.0).fit(proba, facts, labels, classes)
+    same = OrderStack(alpha=3.0, alpha_interact=3.0).fit(proba, facts, labels, classes)
+    np.testing.assert_allclose(alike.fact_weights_, same.fact_weights_)
+    held = OrderStack(alpha=3.0, alpha_interact=1e6).fit(proba, facts, labels, classes)
+    m = len(FACT_NAMES)
+    assert np.abs(held.fact_weights_[:, m:]).max() < 1e-2  # held at zero
+    assert np.abs(held.fact_weights_[:, :m]).max() > 0.5  # the facts alone still speak
+
+
+def test_the_chosen_setting_loses_no_clear_case_in_any_language():
+    rows = [
+        {"alpha": 1.0, "dependent": 46.0, "clear_net": {"zh": -3, "en": 8}},  # en pays for zh
+        {"alpha": 3.0, "dependent": 41.0, "clear_net": {"zh": 0, "en": 1}},
+        {"alpha": 5.0, "dependent": 38.0, "clear_net": {"zh": 4, "en": 3}},
+    ]
+    assert best_setting(rows)["alpha"] == 3.0
+    rows = [
+        {"alpha": 1.0, "dependent": 46.0, "clear_net": {"zh": -3, "en": 0}},
+        {"alpha": 3.0, "dependent": 41.0, "clear_net": {"zh": -1, "en": -1}},
+    ]
+    assert best_setting(rows)["alpha"] == 3.0  # none loses nothing: the fewest lost
 
 
 def test_linked_cases_join_texts_with_plausible_orders():

@@ -12,8 +12,12 @@ multinomial logistic model over two kinds of evidence:
 the text keeps its ranking among the categories the facts do not touch (a text the facts say
 nothing about keeps its category), and one row of fact weights per category plays the part of
 a calibrated prior per order state, learned from data (triage.orders.linked builds the cases:
-simulated orders joined with corpus texts and hand-written order-dependent texts). Fitted with
-L-BFGS on the penalized log-likelihood (scipy).
+simulated orders joined with corpus texts and hand-written order-dependent texts). The facts
+enter twice: alone, and once per text category scaled by the text's probability of it, so that
+a state can mean something for one kind of text and nothing for another (a delivered order
+says "not received" of "还没到", nothing of a fee question). Fitted with L-BFGS on the
+log-likelihood with an L2 penalty on the fact weights (`alpha`) and its own on the
+text-times-fact ones (`alpha_interact`); the text weight is free.
 
 >>> stack = OrderStack().fit(proba, facts, labels)                 # doctest: +SKIP
 >>> stack.predict_proba(proba, facts)                              # doctest: +SKIP
@@ -110,8 +114,16 @@ def _describe(name: str, f: OrderFacts) -> tuple[str, str | float | bool]:
 class OrderStack:
     """The order-aware model (see the module): `fit`, `predict_proba`, `evidence`."""
 
-    def __init__(self, *, alpha: float = 1.0, interact: bool = True, max_iter: int = 500):
+    def __init__(
+        self,
+        *,
+        alpha: float = 1.0,
+        alpha_interact: float | None = None,
+        interact: bool = True,
+        max_iter: int = 500,
+    ):
         self.alpha = alpha  # L2 penalty on the fact weights (the text weight is free)
+        self.alpha_interact = alpha_interact  # on the text-times-fact weights (None: alpha)
         self.interact = interact
         self.max_iter = max_iter
 
@@ -120,8 +132,8 @@ class OrderStack:
         return np.log(np.clip(np.asarray(proba, dtype=float), _PROBA_FLOOR, 1.0))
 
     def _design(self, proba: np.ndarray, facts: Sequence[OrderFacts]) -> np.ndarray:
-        """The facts, and the facts again scaled by the text's doubt (1 - its top probability):
-        what an order says weighs more where the words are unsure."""
+        """The facts, and the facts again once per text category, scaled by the text's
+        probability of it: what an order says can weigh differently for each kind of text."""
         x = fact_matrix(facts)
         if not self.interact:
             return x
@@ -157,6 +169,9 @@ class OrderStack:
         weight = weight / weight.sum()
         k, m = len(classes), x.shape[1]
         onehot = np.eye(k)[y]
+        penalty = np.full(m, float(self.alpha))  # per column of the design
+        if self.alpha_interact is not None:
+            penalty[len(FACT_NAMES) :] = self.alpha_interact
 
         def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
             a, w = theta[0], theta[1:].reshape(k, m)
@@ -165,10 +180,10 @@ class OrderStack:
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
             nll = -(weight * np.log(p[np.arange(len(y)), y] + 1e-300)).sum()
-            value = nll + 0.5 * self.alpha * (w**2).sum() / len(y)
+            value = nll + 0.5 * (penalty * w**2).sum() / len(y)
             residual = (p - onehot) * weight[:, None]
             grad_a = (residual * log_p).sum()
-            grad_w = residual.T @ x + self.alpha * w / len(y)
+            grad_w = residual.T @ x + penalty * w / len(y)
             return value, np.concatenate([[grad_a], grad_w.ravel()])
 
         start = np.concatenate([[1.0], np.zeros(k * m)])

@@ -21,6 +21,7 @@ with an open case gets no new suggestion (`OrderService.settle` asks `CaseStore.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import replace
@@ -34,9 +35,11 @@ from triage.cases.store import CaseRecord, CaseStore
 from triage.config import Settings
 from triage.errors import ConflictError
 from triage.orders.context import OrderContext, order_state, parse_time
-from triage.orders.storage import OrderStore
-from triage.orders.suggestion_store import DatabaseSuggestionStore
+from triage.orders.storage import CHUNK
 from triage.orders.suggestions.lifecycle import OPEN
+from triage.store_tables import cases as cases_table
+from triage.store_tables import order_risks, tracking_events
+from triage.store_tables import orders as orders_table
 from triage.store_tables import suggestions as suggestions_table
 
 if TYPE_CHECKING:
@@ -57,6 +60,57 @@ __all__ = [
 OPEN_STATES = ("not_shipped", "in_transit")
 # a word with a digit that could be an order id of any shape ("SIM0000042", "A1B2C3", "#77812")
 _CANDIDATE = re.compile(r"(?<![\w-])([A-Za-z0-9][A-Za-z0-9_-]{3,63})(?![\w-])")
+
+
+_o, _e, _r, _s, _c = (
+    orders_table.c,
+    tracking_events.c,
+    order_risks.c,
+    suggestions_table.c,
+    cases_table.c,
+)
+_newest = suggestions_table.alias("newest")
+_LATEST_SUGGESTION = (
+    sa.select(_newest.c.id)
+    .where(_newest.c.order_id == _o.order_id)
+    .order_by(_newest.c.created_at.desc(), _newest.c.id.desc())
+    .limit(1)
+    .correlate(orders_table)
+    .scalar_subquery()
+)
+# What `order_contexts` reads, in one statement (one round trip): per order one row per tracking
+# event (one row with NULL event columns when it has none), each carrying the order's fields,
+# its latest risk, its latest suggestion and its open case (one at most: a unique index).
+_READ_ANY = (
+    sa.select(
+        _o.order_id,
+        _o.purchased_at,
+        _o.promised_date,
+        _o.delivered_at,
+        _o.canceled,
+        _e.time,
+        _e.event_type,
+        _e.location,
+        _r.p_late,
+        _r.flagged,
+        _r.model_version,
+        _r.as_of,
+        _s.id.label("suggestion_id"),
+        _s.status.label("suggestion_status"),
+        _c.id.label("case_id"),
+        _c.status.label("case_status"),
+        _c.origin.label("case_origin"),
+    )
+    .select_from(orders_table)
+    .outerjoin(tracking_events, _e.order_id == _o.order_id)
+    .outerjoin(order_risks, _r.order_id == _o.order_id)
+    .outerjoin(suggestions_table, _s.id == _LATEST_SUGGESTION)
+    .outerjoin(cases_table, sa.and_(_c.order_id == _o.order_id, _c.status == "open"))
+    .order_by(_o.order_id, _e.time, _e.id)
+)
+_READ = _READ_ANY.where(_o.order_id.in_(sa.bindparam("ids", expanding=True)))
+# the usual case names one order: an equality, which spares the per-call expansion of IN (...)
+_READ_ONE = _READ_ANY.where(_o.order_id == sa.bindparam("id"))
 
 
 def candidates(text: str) -> list[str]:
@@ -101,29 +155,41 @@ def order_contexts(
     """What the service knows about these stored orders at `now`: state, tracking, lateness,
     the latest risk (for an order still on its way; as of its last scoring), the latest
     suggestion and the open case. Unknown ids are left out."""
-    with service.orders.store.transaction() as conn:  # one read, three tables' owners
-        found = OrderStore.lookup_in(conn, order_ids)
-        ids = sorted(found)
-        latest = DatabaseSuggestionStore.latest_in(conn, ids) if ids else {}
-        open_cases = CaseStore.open_cases_in(conn, ids) if ids else {}
+    wanted = sorted(set(order_ids))
+    rows: list[sa.Row] = []
+    with service.orders.store.transaction() as conn:  # one read: one statement per CHUNK ids
+        if len(wanted) == 1:
+            rows = conn.execute(_READ_ONE, {"id": wanted[0]}).all()
+        else:
+            for start in range(0, len(wanted), CHUNK):
+                rows += conn.execute(_READ, {"ids": wanted[start : start + CHUNK]}).all()
     contexts: dict[str, OrderContext] = {}
-    for order_id, stored in found.items():
-        context = OrderContext.build(stored.order, order_state(stored.order, stored.events, now))
-        if stored.risk is not None and context.status in OPEN_STATES:
+    for order_id, group in itertools.groupby(rows, key=lambda row: row.order_id):
+        found = list(group)
+        first = found[0]
+        events = [
+            {"time": r.time, "event_type": r.event_type, "location": r.location}
+            for r in found
+            if r.time is not None
+        ]
+        order = first._asdict()
+        context = OrderContext.build(order, order_state(order, events, now))
+        if first.p_late is not None and context.status in OPEN_STATES:
             context.risk = {
-                "p_late": round(float(stored.risk["p_late"]), 4),
-                "flagged": bool(stored.risk["flagged"]),
-                "model_version": str(stored.risk["model_version"]),
-                "as_of": stored.risk["as_of"].isoformat(),
+                "p_late": round(float(first.p_late), 4),
+                "flagged": bool(first.flagged),
+                "model_version": str(first.model_version),
+                "as_of": first.as_of.isoformat(),
+            }
+        if first.suggestion_id is not None:
+            context.suggestion = {"id": first.suggestion_id, "status": first.suggestion_status}
+        if first.case_id is not None:
+            context.case = {
+                "id": first.case_id,
+                "status": first.case_status,
+                "origin": first.case_origin,
             }
         contexts[order_id] = context
-    for order_id, suggestion in latest.items():
-        contexts[order_id].suggestion = {
-            "id": suggestion.suggestion_id,
-            "status": suggestion.status,
-        }
-    for order_id, case in open_cases.items():
-        contexts[order_id].case = {"id": case.id, "status": case.status, "origin": case.origin}
     return contexts
 
 
