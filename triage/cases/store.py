@@ -108,11 +108,6 @@ class CaseRecord:
         return out
 
 
-_OPEN_CASES = sa.select(cases).where(
-    cases.c.order_id.in_(sa.bindparam("ids", expanding=True)), cases.c.status == "open"
-)
-
-
 class CaseStore:
     """The ``cases`` table of the service database."""
 
@@ -137,15 +132,6 @@ class CaseStore:
             sa.select(cases).where(cases.c.order_id == order_id, cases.c.status == "open")
         ).first()
         return CaseRecord(**row._asdict()) if row is not None else None
-
-    @staticmethod
-    def open_cases_in(conn: Any, order_ids: Iterable[str]) -> dict[str, CaseRecord]:
-        """The open case of each of `order_ids` that has one (the caller's transaction)."""
-        wanted, found = sorted(set(order_ids)), {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = conn.execute(_OPEN_CASES, {"ids": wanted[start : start + CHUNK]})
-            found.update((row.order_id, CaseRecord(**row._asdict())) for row in rows)
-        return found
 
     def list(
         self,

@@ -125,27 +125,9 @@ def _events_frame(rows: Iterable[Any]) -> pd.DataFrame:
     return frame.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
 
 
-# the lookup's statements, built once (building them per call costs more than running them)
+# which of a batch's order ids are stored: built once (building it per call costs more than running it)
 _IDS = sa.bindparam("ids", expanding=True)
-_SELECT_ORDERS = sa.select(*(orders_table.c[name] for name in ORDER_COLUMNS)).where(
-    orders_table.c.order_id.in_(_IDS)
-)
-_SELECT_EVENTS = (
-    sa.select(*(tracking_events.c[name] for name in EVENT_COLUMNS))
-    .where(tracking_events.c.order_id.in_(_IDS))
-    .order_by(tracking_events.c.time, tracking_events.c.id)
-)
-_SELECT_RISKS = sa.select(order_risks).where(order_risks.c.order_id.in_(_IDS))
 _SELECT_KNOWN = sa.select(orders_table.c.order_id).where(orders_table.c.order_id.in_(_IDS))
-
-
-@dataclass
-class StoredOrder:
-    """A stored order (its fields), its tracking events (oldest first) and its latest risk."""
-
-    order: dict[str, Any]
-    events: list[dict[str, Any]]
-    risk: dict[str, Any] | None
 
 
 class OrderStore:
@@ -353,27 +335,6 @@ class OrderStore:
         all its events. Read `version()` before this: then nothing committed in between is
         missed (an order may come twice, which a reader that replaces by id does not mind)."""
         return self._select(orders_table.c.version > version)
-
-    def lookup(self, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
-        """`lookup_in` in a transaction of its own."""
-        with self.store.transaction() as conn:
-            return self.lookup_in(conn, order_ids)
-
-    @staticmethod
-    def lookup_in(conn: Connection, order_ids: Iterable[str]) -> dict[str, StoredOrder]:
-        """The stored orders among `order_ids` (a case's few), each with its events and its
-        latest risk, as plain records, in the caller's transaction: three small prepared
-        queries, no tables built (the request path of a case that names an order)."""
-        found: dict[str, StoredOrder] = {}
-        for chunk in _chunks(sorted(set(order_ids))):
-            rows = conn.execute(_SELECT_ORDERS, {"ids": list(chunk)}).mappings()
-            found.update((row["order_id"], StoredOrder(dict(row), [], None)) for row in rows)
-        for chunk in _chunks(sorted(found)):
-            for event in conn.execute(_SELECT_EVENTS, {"ids": list(chunk)}).mappings():
-                found[event["order_id"]].events.append(dict(event))
-            for risk in conn.execute(_SELECT_RISKS, {"ids": list(chunk)}).mappings():
-                found[risk["order_id"]].risk = dict(risk)
-        return found
 
     def save_risks(self, scores: Iterable[Any], model_version: str) -> None:
         """Keep each scored order's latest risk (`RiskScore`s: order_id, risk, flagged, as_of);

@@ -65,13 +65,6 @@ def _suggestion(row: Any) -> Suggestion:
     return Suggestion(suggestion_id=values.pop("id"), **values)
 
 
-_LATEST = (
-    sa.select(suggestions)
-    .where(suggestions.c.order_id.in_(sa.bindparam("ids", expanding=True)))
-    .order_by(suggestions.c.created_at, suggestions.c.id)
-)
-
-
 class DatabaseSuggestionStore:
     """`SuggestionStore` on the service database (see the module docstring)."""
 
@@ -107,15 +100,6 @@ class DatabaseSuggestionStore:
         )
         with self.store.transaction() as conn:
             return [_suggestion(row) for row in conn.execute(query)]
-
-    @staticmethod
-    def latest_in(conn: Any, order_ids: Iterable[str]) -> dict[str, Suggestion]:
-        """The latest suggestion of each of `order_ids` that has one (the caller's transaction)."""
-        wanted, found = sorted(set(order_ids)), {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = conn.execute(_LATEST, {"ids": wanted[start : start + CHUNK]})
-            found.update((row.order_id, _suggestion(row)) for row in rows)
-        return found
 
     def list(
         self,
