@@ -390,6 +390,19 @@ def served_models(tmp_path, served_models_dir) -> Path:
     return target
 
 
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """Ask Linux to send SIGTERM to this child when the process that started it dies, even
+    killed (a stress round cut short, a CI timeout): a server in a session of its own is out of
+    reach of its test's process group, and would otherwise outlive it."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the fixture's teardown still stops it
+        pass
+
+
 class Served:
     """A `triage serve` started by the `serve` fixture: its address, log and process."""
 
@@ -455,6 +468,7 @@ def serve(tmp_path_factory):
                 stderr=subprocess.STDOUT,
                 env=environ,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         served = Served(process, f"http://127.0.0.1:{port}", log, Path(data_dir))
         started.append(served)

@@ -36,3 +36,40 @@ def test_serve_starts_gunicorn_and_the_printed_curl_works(serve, tmp_path, api_m
     with urllib.request.urlopen(f"{console.group(1)}/login", timeout=30) as page:
         assert page.status == 200 and b'name="api_key"' in page.read()
     assert served.stop() == 0, served.log.read_text()[-2000:]
+
+
+def test_a_server_ends_when_the_test_process_that_started_it_is_killed():
+    """The `serve` fixture starts servers in sessions of their own, out of reach of a killed
+    test run's process group; `die_with_parent` makes them end with it all the same."""
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import subprocess, time\n"
+        "from tests.conftest import die_with_parent\n"
+        "child = subprocess.Popen(['sleep', '300'], start_new_session=True,"
+        " preexec_fn=die_with_parent)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+
+    def alive() -> bool:  # a zombie waiting for init counts as ended
+        stat = Path(f"/proc/{child}/stat")
+        return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive():
+        os.kill(child, 9)
+        raise AssertionError("the child outlived the killed process that started it")
