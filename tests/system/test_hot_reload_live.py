@@ -143,6 +143,7 @@ def test_every_gunicorn_worker_switches_without_failing_a_request(serve, tmp_pat
         )
         return len(set(found)) == 2
 
+    assert wait_for(lambda: len(served.loaded_by("cases", "v2")) == 2, 60), log.read_text()
     threads = [threading.Thread(target=hammer) for _ in range(3)]
     try:
         for t in threads:
