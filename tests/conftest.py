@@ -409,14 +409,15 @@ class Served:
     def __init__(self, process, base: str, log: Path, data_dir: Path):
         self.process, self.base, self.log, self.data_dir = process, base, log, data_dir
 
-    def loaded_by(self, name: str, version: str) -> set[str]:
-        """The pids of the workers whose log says they loaded `name@version`. Ready means one
-        worker answered /readyz; a test that changes the champion waits for every worker's first
-        load, or a worker that loads late starts from the new champion (no "(was ...)")."""
+    def loaded_by(self, name: str, version: str, *, switched: bool = False) -> set[str]:
+        """The pids of the workers whose log says they loaded `name@version` (with `switched`,
+        in place of another version: "(was ...)"). Ready means one worker answered /readyz; a
+        test that changes the champion waits for every worker's first load, or a worker that
+        loads late starts from the new champion (no "(was ...)")."""
         pattern = (
             rf"\[(\d+)\] \[INFO\] triage\.api: model {re.escape(name)}@{re.escape(version)} loaded"
         )
-        return set(re.findall(pattern, self.log.read_text()))
+        return set(re.findall(pattern + (r" .*\(was" if switched else ""), self.log.read_text()))
 
     def stop(self, sig: int | None = None) -> int:
         """Signal the whole process group (SIGTERM by default) and wait; the exit status."""

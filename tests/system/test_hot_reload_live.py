@@ -137,11 +137,7 @@ def test_every_gunicorn_worker_switches_without_failing_a_request(serve, tmp_pat
                 errors.append(repr(exc))
 
     def reloaded_by_both(version):
-        found = re.findall(
-            rf"\[(\d+)\] \[INFO\] triage\.api: model cases@{version} loaded .*\(was",
-            log.read_text(),
-        )
-        return len(set(found)) == 2
+        return len(served.loaded_by("cases", version, switched=True)) == 2
 
     assert wait_for(lambda: len(served.loaded_by("cases", "v2")) == 2, 60), log.read_text()
     threads = [threading.Thread(target=hammer) for _ in range(3)]
