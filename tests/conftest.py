@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.children import die_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 #: tests that start real processes (servers, killed writers, kernels, load generators) live here
@@ -388,19 +390,6 @@ def served_models(tmp_path, served_models_dir) -> Path:
     target = tmp_path / "models"
     shutil.copytree(served_models_dir, target, ignore=shutil.ignore_patterns(".lock"))
     return target
-
-
-def die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
-    """Ask Linux to send SIGTERM to this child when the process that started it dies, even
-    killed (a stress round cut short, a CI timeout): a server in a session of its own is out of
-    reach of its test's process group, and would otherwise outlive it."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the fixture's teardown still stops it
-        pass
 
 
 class Served:

@@ -5,6 +5,10 @@ Debian's ``postgresql`` package (``make test`` installs it when it runs as root)
 The cluster lives in a temporary folder, listens on a free port of 127.0.0.1 only (its socket
 in the same folder), trusts local connections, and skips fsync (a test database is thrown
 away). Each test gets a database of its own; `stop` ends the server and removes the folder.
+
+The server runs in the foreground as the test process's child (``postgres``, not ``pg_ctl
+start``, which daemonizes it), asked to quit when its parent dies (tests/children.py): a test
+run killed before its teardown (a stress round cut short, a CI timeout) leaves no server behind.
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from tests.children import quit_with_parent
+
+START_TIMEOUT = 60  # seconds for the server to accept connections
 
 
 class PostgresUnavailable(RuntimeError):
@@ -32,7 +42,9 @@ def _bin_dir() -> Path:
         return Path(found).resolve().parent
     versions = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if not versions:
         raise PostgresUnavailable(
@@ -54,6 +66,7 @@ class Cluster:
     def __init__(self, bin_dir: Path, root: Path, port: int, user: str | None):
         self.bin_dir, self.root, self.port, self.user = bin_dir, root, port, user
         self.data, self.log = root / "data", root / "server.log"
+        self.server: subprocess.Popen | None = None
 
     @classmethod
     def start(cls) -> Cluster:
@@ -74,27 +87,62 @@ class Cluster:
                 "initdb", "-D", cluster.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                 "--locale=C", "--no-sync",
             )  # fmt: skip
-            options = " ".join(
-                [
-                    f"-p {cluster.port}",
-                    "-c listen_addresses=127.0.0.1",
-                    f"-c unix_socket_directories={root}",
-                    "-c fsync=off",
-                    "-c synchronous_commit=off",
-                    "-c full_page_writes=off",
-                    "-c max_connections=400",
-                ]
-            )
-            cluster._run(
-                "pg_ctl", "-D", cluster.data, "-l", cluster.log, "-o", options, "-w", "-t", "60",
-                "start",
-            )  # fmt: skip
-        except (OSError, subprocess.CalledProcessError) as error:
+            cluster._serve()
+        except (OSError, subprocess.SubprocessError, PostgresUnavailable) as error:
             log = cluster.log.read_text(errors="replace")[-2000:] if cluster.log.exists() else ""
             output = getattr(error, "stdout", "") or ""
             cluster.stop()
             raise PostgresUnavailable(f"the server did not start: {error}\n{output}{log}") from None
         return cluster
+
+    def _serve(self) -> None:
+        """Start ``postgres`` in the foreground, as the cluster's user, and wait until it takes
+        connections (or has exited)."""
+        try:
+            import psycopg
+        except ImportError:
+            raise PostgresUnavailable(
+                "the driver is missing: pip install -e '.[postgres]'"
+            ) from None
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(self.root),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "400",
+        }
+        options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+        account = pwd.getpwnam(self.user) if self.user else None
+        with self.log.open("ab") as log:
+            self.server = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 *options],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                user=account.pw_uid if account else None,
+                group=account.pw_gid if account else None,
+                extra_groups=[] if account else None,
+                preexec_fn=quit_with_parent,
+            )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.server.poll() is not None:
+                raise PostgresUnavailable(f"postgres exited with status {self.server.returncode}")
+            try:
+                with psycopg.connect(
+                    host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
+                    connect_timeout=2,
+                ):  # fmt: skip
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise PostgresUnavailable(
+                        f"postgres took no connection in {START_TIMEOUT} s"
+                    ) from None
+                time.sleep(0.1)
 
     def _run(self, program: str, *args) -> str:
         command = [str(self.bin_dir / program), *map(str, args)]
@@ -141,8 +189,12 @@ class Cluster:
                 conn.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
 
     def stop(self) -> None:
-        """Stop the server at once and remove its folder."""
-        if (self.data / "postmaster.pid").exists():
-            with contextlib.suppress(subprocess.SubprocessError, OSError):
-                self._run("pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+        """Stop the server at once (its immediate shutdown) and remove its folder."""
+        if self.server is not None and self.server.poll() is None:
+            self.server.send_signal(signal.SIGQUIT)
+            try:
+                self.server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
         shutil.rmtree(self.root, ignore_errors=True)

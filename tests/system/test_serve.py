@@ -50,7 +50,7 @@ def test_a_server_ends_when_the_test_process_that_started_it_is_killed():
 
     code = (
         "import subprocess, time\n"
-        "from tests.conftest import die_with_parent\n"
+        "from tests.children import die_with_parent\n"
         "child = subprocess.Popen(['sleep', '300'], start_new_session=True,"
         " preexec_fn=die_with_parent)\n"
         "print(child.pid, flush=True)\n"
