@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -56,13 +57,20 @@ def read_table(path: str | Path, *, text_columns: Iterable[str] = ()) -> pd.Data
                 path, dtype=dtype or None, keep_default_na=False, na_values=[""], encoding="utf-8"
             )
         elif fmt == "jsonl":
-            frame = pd.read_json(path, lines=True, dtype=dtype or False, encoding="utf-8")
+            with warnings.catch_warnings():  # lines that are arrays of unequal lengths: pandas 3
+                # pads them and warns (pandas 4 will raise); either way not a table of records
+                warnings.simplefilter("error", pd.errors.PandasChangeWarning)
+                frame = pd.read_json(path, lines=True, dtype=dtype or False, encoding="utf-8")
         else:
             frame = pd.read_parquet(path)
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{path}: the file is empty") from None
+    except pd.errors.PandasChangeWarning:
+        raise DataFileError(
+            f"{path}: cannot read as {fmt}: every line must be a JSON object"
+        ) from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataFileError(f"{path}: cannot read as {fmt}: {first}") from None
