@@ -339,7 +339,7 @@ def test_sql_in_a_key_id_leaves_every_key_working(workspace):
     assert [k["revoked_at"] for k in json.loads(listing.output)] == [None]
 
 
-@pytest.mark.timeout(120)  # a hang guard: the text engine is linear (tests/test_entities.py)
+@pytest.mark.timeout(600)  # a hang guard (10 s quiet): the text engine is linear (test_entities)
 def test_a_4_mb_text_is_categorized_not_hung_on(workspace, hostile_files):
     """The command line has no size limit (files are the operator's): a 4 MB cell and a 1 MB
     argument are categorized like any text."""
