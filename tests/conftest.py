@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -62,12 +63,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(f"{nodeid}: {reason}", red=True)
 
 
+#: session fixtures worth building in one xdist process only: every test that needs one runs in
+#: the same process (--dist loadgroup), which builds it once instead of once per process
+BUILT_ONCE = ("default_case_model",)  # the default model's fit: about 20 s
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups
 def pytest_collection_modifyitems(config, items):
     """Every test under tests/system/ is `slow`, by where it lives rather than a decorator to
-    remember: `make check` (-m "not slow") leaves them out, `make test` runs them."""
+    remember: `make check` (-m "not slow") leaves them out, `make test` runs them. The tests that
+    need a fixture of `BUILT_ONCE` share one xdist group."""
     for item in items:
         if SYSTEM in item.path.parents:
             item.add_marker(pytest.mark.slow)
+        needs = [name for name in BUILT_ONCE if name in getattr(item, "fixturenames", ())]
+        if needs and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(needs[0]))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -82,11 +93,21 @@ def _isolated_cache(tmp_path_factory):
     from triage.text.tokenize import default_cache_dir
 
     cache = tmp_path_factory.mktemp("cache")
-    keys = ("TRIAGE_CACHE_DIR", "TRIAGE_MODELS_DIR", "TRIAGE_DATA_DIR", "TRIAGE_EMBEDDING_CACHE")
+    keys = (
+        "TRIAGE_CACHE_DIR",
+        "TRIAGE_MODELS_DIR",
+        "TRIAGE_DATA_DIR",
+        "TRIAGE_EMBEDDING_CACHE",
+        "DASK_TEMPORARY_DIRECTORY",
+    )
     old = {k: os.environ.get(k) for k in keys}
     os.environ.setdefault("TRIAGE_EMBEDDING_CACHE", str(default_cache_dir() / "embeddings"))
     os.environ["TRIAGE_CACHE_DIR"] = str(cache)
     os.environ.pop("TRIAGE_MODELS_DIR", None)
+    # Dask's workers spill and lock under <tmp>/dask-scratch-space, which outlives the run
+    os.environ["DASK_TEMPORARY_DIRECTORY"] = str(cache / "dask")  # read by the CLI's processes
+    if "dask" in sys.modules:  # imported at collection: its config was read already
+        sys.modules["dask"].config.set({"temporary-directory": str(cache / "dask")})
     os.environ.pop("TRIAGE_DATA_DIR", None)
     yield
     for key, value in old.items():
@@ -107,11 +128,15 @@ def corpus() -> pd.DataFrame:
 def default_case_model(corpus):
     """The default case model as `make run` builds it, on the corpus's train split: trained once
     per test process (about 10 s with the embedding cache warm) and shared by every test that
-    needs it. Read-only: a test that changes a model trains its own."""
+    needs it. Read-only: a test that changes a model trains its own. Its predictions take their
+    sentence embeddings from the machine's embedding cache (as training jobs do: the same
+    answers, each text encoded once per machine rather than once per run)."""
     from triage.cases.training import fit_case_model
 
     train = corpus[corpus["split"] == "train"]
-    return fit_case_model(train["text"].tolist(), train["category"].tolist(), seed=0)
+    model = fit_case_model(train["text"].tolist(), train["category"].tolist(), seed=0)
+    with model.cached_embeddings():
+        yield model
 
 
 @pytest.fixture(scope="session")
@@ -259,13 +284,35 @@ def postgres():
     cluster.stop()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """An SQLite database migrated to the newest schema once per test process, which
+    `database_url` copies: running every migration for each of several hundred tests cost
+    about 70 ms each (the migrations themselves are tested from empty and from every revision
+    in tests/test_store.py)."""
+    from triage.store import Store
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "triage.db"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture
 def database_url(request, tmp_path) -> str:
-    """A fresh, empty database for one test: an SQLite file under tmp_path/var (the service's
-    default place), or a new database on the session's PostgreSQL cluster."""
+    """A fresh database holding no rows, for one test: an SQLite file under tmp_path/var (the
+    service's default place; a copy of `sqlite_template`, at the newest schema, unless the test
+    is marked `empty_database`), or a new empty database on the session's PostgreSQL cluster."""
     if getattr(request, "param", "sqlite") == "postgresql":
         return request.getfixturevalue("postgres").create_database()
-    return f"sqlite:///{tmp_path / 'var' / 'triage.db'}"
+    import shutil
+
+    target = tmp_path / "var" / "triage.db"
+    if not request.node.get_closest_marker("empty_database"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture

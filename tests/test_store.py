@@ -208,6 +208,7 @@ def test_migrations_build_exactly_the_tables_of_the_code(store):
     assert differences == []
 
 
+@pytest.mark.empty_database
 @pytest.mark.parametrize("start", ("0001", "0002"))
 def test_migrations_from_each_earlier_revision_reach_the_tables_of_the_code(database_url, start):
     """A database left at an earlier revision (a service not upgraded yet) migrates to exactly

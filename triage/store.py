@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,11 +50,25 @@ from triage.store_tables import (
 __all__ = ["KeyRecord", "PredictionRecord", "Store", "metadata", "utcnow"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
 #: how long a statement waits for a lock another connection holds (SQLite's busy timeout,
 #: PostgreSQL's lock_timeout) before it fails
 LOCK_TIMEOUT_MS = 10_000
 #: the states `Store.review_queue` filters on
 REVIEW_STATES = ("all", "pending", "reviewed")
+
+
+@functools.cache
+def _shipped_head() -> str | None:
+    """The head revision of the migrations shipped with this code: read once per process (Alembic
+    imports every migration script to find it; each app, store and test asked again)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 @dataclass(frozen=True)
@@ -137,7 +152,6 @@ class Store:
         except exc.ArgumentError as error:
             raise StoreError(f"invalid database URL: {error}") from None
         self.url = parsed
-        self._head: str | None = None
         self._upsert: Any = None
         # hide_parameters: an error message never quotes stored values (texts, key hashes)
         options: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
@@ -210,12 +224,7 @@ class Store:
 
     def head_revision(self) -> str | None:
         """The newest schema revision shipped with this code."""
-        from alembic.script import ScriptDirectory
-
-        if self._head is None:
-            config = self._alembic_config(None)  # type: ignore[arg-type]
-            self._head = ScriptDirectory.from_config(config).get_current_head()
-        return self._head
+        return _shipped_head()
 
     def current_revision(self) -> str | None:
         """The schema revision of the database (None when it has no schema yet)."""
