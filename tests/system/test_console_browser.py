@@ -269,5 +269,9 @@ def test_screenshots_of_every_page(sign_in, site, tmp_path):
     expect(page.locator("img.chart").first).to_be_visible()
     page.screenshot(path=str(folder / "models.png"), full_page=True)
     page.click("#signout")
+    # the sign-in page loaded, not the navigation to it: a screenshot taken while the page
+    # unloads fails ("Unable to capture screenshot", seen once in 3 stress rounds)
+    expect(page).to_have_url(re.compile(r"/console/login"))
+    expect(page.locator("#api_key")).to_be_visible()
     page.screenshot(path=str(folder / "login.png"))
     assert sorted(p.stem for p in folder.glob("*.png")) >= sorted(SHOTS)
