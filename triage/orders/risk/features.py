@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from triage.orders.data.fields import EVENT_TYPES
+from triage.orders.data.fields import EVENT_TYPES, UNKNOWN
 from triage.orders.risk.history import (
     FRACTION_GRID,
     TRANSIT_GRID,
@@ -34,7 +34,17 @@ from triage.orders.risk.history import (
 )
 from triage.orders.risk.snapshots import DAY, NEVER, first_event_times, promise_end, seconds
 
-__all__ = ["CATEGORICAL", "FEATURES", "NUMERIC", "OrderFeatures", "build_features"]
+__all__ = [
+    "CATEGORICAL",
+    "FEATURES",
+    "FULL_MODEL",
+    "NUMERIC",
+    "ORDER_ONLY",
+    "PLATFORM_ONLY",
+    "OrderFeatures",
+    "bare_rows",
+    "build_features",
+]
 
 CATEGORICAL = (
     "carrier",
@@ -87,8 +97,63 @@ NUMERIC = (
     "transit_ratio_7d",
     "transit_exceed_prob",
     "late_given_open_rate",
+    # the same from the whole platform's history alone (PLATFORM_ONLY)
+    "platform_orders",
+    "platform_late_rate",
+    "platform_handling_days",
+    "platform_transit_days",
+    "platform_remaining_days",
+    "platform_slack_days",
+    "platform_exceed_prob",
+    "platform_late_given_open",
 )
 FEATURES = NUMERIC + CATEGORICAL
+#: history figures of the whole platform that the seller, lane and region figures above refine
+#: (their priors): read by the fallback of RiskModel, which has no seller, lane or region, and
+#: not by the full model, where they won nothing out of time (docs/BENCHMARKS.md)
+PLATFORM_ONLY = (
+    "platform_orders",
+    "platform_late_rate",
+    "platform_handling_days",
+    "platform_transit_days",
+    "platform_remaining_days",
+    "platform_slack_days",
+    "platform_exceed_prob",
+    "platform_late_given_open",
+)
+#: what RiskModel reads by default: every feature but PLATFORM_ONLY
+FULL_MODEL = tuple(c for c in FEATURES if c not in PLATFORM_ONLY)
+#: the features built from an order's required fields (purchase time, promised date), its own
+#: tracking events and the whole platform's history alone: the same whether or not the order
+#: came with its optional fields (seller, buyer, items, carrier). An order imported without
+#: them (Olist's orders table alone) is scored on these (RiskModel's fallback).
+#: tests/test_orders_risk_fallback.py blanks the optional fields and checks every one.
+ORDER_ONLY = (
+    "promised_days",
+    "purchase_dow",
+    "purchase_hour",
+    "elapsed_days",
+    "days_left",
+    "frac_elapsed",
+    "handed_over",
+    "handover_days",
+    "days_since_handover",
+    "label_created",
+    "n_events",
+    "n_scans",
+    "n_exceptions",
+    "days_since_last_event",
+    "platform_late_rate_7d",
+    "platform_late_rate_28d",
+    "volume_ratio_7d",
+    "transit_ratio_7d",
+    *PLATFORM_ONLY,
+    "last_event",
+)
+#: blank in the features of an order that came without any optional field: its numbers are
+#: missing and its texts "unknown" (and n_items 1, the count's default)
+BLANK_NUMBERS = ("ship_by_days", "weight_kg", "price", "freight", "distance_km")
+BLANK_TEXTS = ("carrier", "service_level", "seller_region", "buyer_region", "category")
 PRIOR_WEIGHT = 5.0  # pseudo-orders behind smoothed rates
 
 
@@ -248,6 +313,8 @@ class OrderFeatures:
         zeros = np.zeros(len(rows), np.int64)
         n_all, late_all = self._count("outcome_platform", zeros, t)
         platform_rate = _rate(late_all, n_all, 0.1)
+        out["platform_orders"] = n_all
+        out["platform_late_rate"] = platform_rate
         n, late = self._count("outcome_seller", self.seller_key[rows], t)
         out["seller_orders"] = n
         out["seller_late_rate"] = _rate(late, n, platform_rate)
@@ -287,6 +354,15 @@ class OrderFeatures:
         )
         out["expected_remaining_days"] = remaining
         out["slack_days"] = np.asarray(out["days_left"]) - remaining
+        out["platform_handling_days"] = platform_handling
+        out["platform_transit_days"] = platform_transit
+        remaining = np.where(
+            handed,
+            np.maximum(platform_transit - np.nan_to_num(since), 0.0),
+            np.maximum(platform_handling - elapsed, 0.0) + platform_transit,
+        )
+        out["platform_remaining_days"] = remaining
+        out["platform_slack_days"] = np.asarray(out["days_left"]) - remaining
 
         # platform load: purchases of the last week against the four before, and how slow the
         # deliveries of the last week were against all deliveries so far
@@ -304,28 +380,43 @@ class OrderFeatures:
         region = self.region_key[rows]
         days_left = np.maximum(np.asarray(out["days_left"]), 0.0)
         since_pickup = np.where(handed, np.nan_to_num(since), 0.0)
-        handling_left = np.where(
-            handed, 0.0, np.maximum(np.asarray(out["seller_handling_days"]) - elapsed, 0.0)
+        def handling_left(days: np.ndarray) -> np.ndarray:
+            return np.where(handed, 0.0, np.maximum(days - elapsed, 0.0))
+
+        need = since_pickup + np.maximum(
+            days_left - handling_left(np.asarray(out["seller_handling_days"])), 0.0
         )
-        need = since_pickup + np.maximum(days_left - handling_left, 0.0)
 
-        def transit_survival(x: np.ndarray) -> np.ndarray:
+        def transit_survival(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             platform = self._survival("exceed_platform", TRANSIT_GRID, zeros, t, x, 0.5)
-            return self._survival("exceed_region", TRANSIT_GRID, region, t, x, platform)
+            return platform, self._survival("exceed_region", TRANSIT_GRID, region, t, x, platform)
 
-        out["transit_exceed_prob"] = np.clip(
-            transit_survival(need) / np.maximum(transit_survival(since_pickup), 1e-3), 0, 1
+        (_, region_need), (platform_since, region_since) = (
+            transit_survival(need),
+            transit_survival(since_pickup),
+        )
+        out["transit_exceed_prob"] = np.clip(region_need / np.maximum(region_since, 1e-3), 0, 1)
+        # the same with the platform's handling time and transit times alone
+        need = since_pickup + np.maximum(days_left - handling_left(platform_handling), 0.0)
+        platform_need = self._survival("exceed_platform", TRANSIT_GRID, zeros, t, need, 0.5)
+        out["platform_exceed_prob"] = np.clip(
+            platform_need / np.maximum(platform_since, 1e-3), 0, 1
         )
         # late share of earlier orders that were still open at this share of their promise
         used_now = np.clip(np.asarray(out["frac_elapsed"]), 0.0, 1.0)
 
-        def used_survival(x: np.ndarray | float) -> np.ndarray:
+        def used_survival(x: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
             x = np.broadcast_to(np.asarray(x, dtype=float), t.shape)
             platform = self._survival("used_platform", FRACTION_GRID, zeros, t, x, 0.5)
-            return self._survival("used_region", FRACTION_GRID, region, t, x, platform)
+            return platform, self._survival("used_region", FRACTION_GRID, region, t, x, platform)
 
-        out["late_given_open_rate"] = np.clip(
-            used_survival(1.0) / np.maximum(used_survival(used_now), 1e-3), 0, 1
+        (platform_end, region_end), (platform_now, region_now) = (
+            used_survival(1.0),
+            used_survival(used_now),
+        )
+        out["late_given_open_rate"] = np.clip(region_end / np.maximum(region_now, 1e-3), 0, 1)
+        out["platform_late_given_open"] = np.clip(
+            platform_end / np.maximum(platform_now, 1e-3), 0, 1
         )
 
         for column, values in self.categorical.items():
@@ -340,6 +431,16 @@ class OrderFeatures:
         n_now, late_now = self.history.count(name, keys, t)
         n_then, late_then = self.history.count(name, keys, t - days * DAY)
         return _rate((late_now - late_then).astype(float), (n_now - n_then).astype(float), prior)
+
+
+def bare_rows(X: pd.DataFrame) -> np.ndarray:
+    """Which feature rows of `X` belong to orders that came without any optional field."""
+    bare = X["n_items"].to_numpy(float) == 1
+    for column in BLANK_NUMBERS:
+        bare &= np.isnan(X[column].to_numpy(float))
+    for column in BLANK_TEXTS:
+        bare &= X[column].to_numpy(object) == UNKNOWN
+    return bare
 
 
 def build_features(

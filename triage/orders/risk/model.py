@@ -22,7 +22,7 @@ import contextlib
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
@@ -30,7 +30,13 @@ from sklearn.metrics import log_loss
 from threadpoolctl import ThreadpoolController
 
 from triage.errors import InputError, NotFittedError
-from triage.orders.risk.features import CATEGORICAL, FEATURES
+from triage.orders.risk.features import (
+    CATEGORICAL,
+    FEATURES,
+    FULL_MODEL,
+    ORDER_ONLY,
+    bare_rows,
+)
 
 __all__ = ["RiskModel", "encode_features"]
 
@@ -72,10 +78,13 @@ def _controller() -> ThreadpoolController:
     return _CONTROLLER[0]
 
 
-def encode_features(X: pd.DataFrame, levels: dict[str, list[str]]) -> np.ndarray:
-    """Numeric matrix of `X`: categorical columns as codes into `levels` (unknown: "other")."""
-    matrix = np.empty((len(X), len(FEATURES)))
-    for j, name in enumerate(FEATURES):
+def encode_features(
+    X: pd.DataFrame, levels: dict[str, list[str]], features: tuple[str, ...] = FEATURES
+) -> np.ndarray:
+    """Numeric matrix of the columns `features` of `X`: categorical columns as codes into
+    `levels` (unknown: "other")."""
+    matrix = np.empty((len(X), len(features)))
+    for j, name in enumerate(features):
         values = X[name].to_numpy()
         if name in levels:
             known = levels[name]
@@ -94,7 +103,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
-    """Calibrated HistGradientBoosting risk of an order being late, from `FEATURES`."""
+    """Calibrated HistGradientBoosting risk of an order being late, from `features` (by
+    default `FULL_MODEL`).
+
+    With ``fallback=True`` a second model of the same kind is fitted on `ORDER_ONLY`, the
+    features an order without its optional fields still has, and scores the rows of such orders
+    (`bare_rows`): Olist's orders table imported alone, say, against a model trained on all
+    its tables. The full model would read those rows' blanks (no seller, region, price or
+    carrier) as values it learned from the few such orders it saw; the fallback never reads
+    them (docs/BENCHMARKS.md, "Olist out of time": the "mixed" rows).
+    """
 
     def __init__(
         self,
@@ -110,6 +128,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         monotonic: bool = False,
         n_threads: int | None = 1,
         random_state: int = 0,
+        features: tuple[str, ...] | None = None,
+        fallback: bool = True,
     ):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -123,6 +143,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.monotonic = monotonic
         self.n_threads = n_threads
         self.random_state = random_state
+        self.features = features
+        self.fallback = fallback
+
+    def _columns(self) -> tuple[str, ...]:
+        """The features this model reads, in order."""
+        return FULL_MODEL if self.features is None else tuple(self.features)
 
     def _settings(self) -> list[dict]:
         own = {
@@ -134,12 +160,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return list(CANDIDATES) if self.search else [own]
 
     def _booster(self, **settings) -> HistGradientBoostingClassifier:
-        mask = [name in CATEGORICAL for name in FEATURES]
+        columns = self._columns()
+        mask = [name in CATEGORICAL for name in columns]
         settings = {**self._settings()[0], "max_iter": self.max_iter, **settings}
         return HistGradientBoostingClassifier(
             **settings,
             categorical_features=mask,
-            monotonic_cst=[MONOTONIC.get(name, 0) for name in FEATURES] if self.monotonic else None,
+            monotonic_cst=[MONOTONIC.get(name, 0) for name in columns] if self.monotonic else None,
             early_stopping=False,
             random_state=self.random_state,
         )
@@ -171,7 +198,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise InputError(
                 f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
             )
-        missing = [c for c in FEATURES if c not in X.columns]
+        columns = self._columns()
+        unknown = [c for c in columns if c not in FEATURES]
+        if unknown:
+            raise InputError(f"not risk features: {', '.join(unknown)}")
+        missing = [c for c in columns if c not in X.columns]
         if missing:
             raise InputError(f"feature table lacks {', '.join(missing)}")
         y = np.asarray(y, dtype=int)
@@ -182,16 +213,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise InputError("the training data holds only late or only on-time orders; need both")
         self.levels_ = {}
         for name in CATEGORICAL:
+            if name not in columns:
+                continue
             counts = X[name].astype(str).value_counts()
             self.levels_[name] = [str(v) for v in counts.index[: MAX_LEVELS - 1]] + ["other"]
-        matrix = encode_features(X, self.levels_)
+        matrix = encode_features(X, self.levels_, columns)
         # a feature missing everywhere (no weights in an orders-only Olist table, say) is a
         # constant to the booster, which cannot bin an all-missing column
         self.empty_ = [j for j in range(matrix.shape[1]) if np.isnan(matrix[:, j]).all()]
         self.edges_ = self._fit_edges(matrix)
         matrix = self._quantize(matrix)
-        self.feature_names_in_ = np.asarray(FEATURES, dtype=object)
-        self.n_features_in_ = len(FEATURES)
+        self.feature_names_in_ = np.asarray(columns, dtype=object)
+        self.n_features_in_ = len(columns)
         self.classes_ = np.array([0, 1])
 
         cut = (
@@ -224,8 +257,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 if name in CATEGORICAL
                 else float(np.nanmedian(X[name].to_numpy(float)))
             )
-            for name in FEATURES
+            for name in columns
         }
+        self.fallback_ = None
+        if self.fallback and set(columns) - set(ORDER_ONLY):
+            # trained on every row: their ORDER_ONLY columns are what a bare order has
+            fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False)
+            self.fallback_ = fallback._fit(X, y, times, sample_weight)
         return self
 
     def _select(self, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray, early: np.ndarray):
@@ -254,8 +292,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             )
         return booster, raw
 
-    @staticmethod
-    def _fit_edges(matrix: np.ndarray) -> dict[int, np.ndarray]:
+    def _fit_edges(self, matrix: np.ndarray) -> dict[int, np.ndarray]:
         """Quantile bin edges of the numeric columns with many distinct values.
 
         The booster bins every feature into at most 255 bins anyway; doing it here, unweighted,
@@ -264,7 +301,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         rng = np.random.default_rng(0)
         sample = matrix[rng.choice(len(matrix), min(len(matrix), 200_000), replace=False)]
         edges = {}
-        for j, name in enumerate(FEATURES):
+        for j, name in enumerate(self._columns()):
             if name in CATEGORICAL:
                 continue
             values = sample[:, j][~np.isnan(sample[:, j])]
@@ -296,12 +333,23 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Columns P(on time), P(late)."""
         if not hasattr(self, "booster_"):
             raise NotFittedError("RiskModel is not fitted; call fit first")
+        fallback = getattr(self, "fallback_", None)  # absent from a model saved before it
+        bare = bare_rows(X) if fallback is not None else np.zeros(len(X), bool)
         with self._threads():
-            raw = self.booster_.predict_proba(self._quantize(encode_features(X, self.levels_)))[
-                :, 1
-            ]
-        late = self._calibrate(raw)
+            if bare.all() and len(X):
+                late = fallback._proba(X)
+            elif not bare.any():
+                late = self._proba(X)
+            else:
+                late = np.empty(len(X))
+                late[~bare] = self._proba(X[~bare])
+                late[bare] = fallback._proba(X[bare])
         return np.column_stack([1 - late, late])
+
+    def _proba(self, X: pd.DataFrame) -> np.ndarray:
+        columns = tuple(getattr(self, "feature_names_in_", FEATURES))
+        matrix = self._quantize(encode_features(X, self.levels_, columns))
+        return self._calibrate(self.booster_.predict_proba(matrix)[:, 1])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from triage.orders.risk.features import CATEGORICAL, FEATURES
+from triage.orders.risk.features import CATEGORICAL, FEATURES, bare_rows
 
 __all__ = ["FACTORS", "Reason", "explain", "explain_risk", "overdue_phrase", "time_left_phrase"]
 
@@ -148,6 +148,10 @@ FACTORS: dict[str, tuple[tuple[str, ...], Callable[[pd.Series], tuple[str, str]]
             "expected_remaining_days",
             "slack_days",
             "late_given_open_rate",
+            "platform_remaining_days",
+            "platform_slack_days",
+            "platform_exceed_prob",
+            "platform_late_given_open",
         ),
         _time_left,
     ),
@@ -178,6 +182,10 @@ FACTORS: dict[str, tuple[tuple[str, ...], Callable[[pd.Series], tuple[str, str]]
             "region_late_rate_7d",
             "volume_ratio_7d",
             "transit_ratio_7d",
+            "platform_orders",
+            "platform_late_rate",
+            "platform_handling_days",
+            "platform_transit_days",
         ),
         _platform,
     ),
@@ -225,13 +233,34 @@ def explain_risk(
     if len(X) == 0:
         return np.zeros(0), []
     X = X.reset_index(drop=True)
+    fallback = getattr(model, "fallback_", None)
+    if fallback is not None:
+        # an order without its optional fields is scored, and so explained, by the fallback:
+        # a factor set to its typical values must not turn it into an order the full model scores
+        bare = bare_rows(X)
+        if bare.all():
+            model = fallback
+        elif bare.any():
+            parts = [np.flatnonzero(~bare), np.flatnonzero(bare)]
+            given = [None if risk is None else np.asarray(risk, float)[p] for p in parts]
+            done = [
+                explain_risk(m, X.iloc[p], r, top=top, min_impact=min_impact)
+                for m, p, r in zip((model, fallback), parts, given, strict=True)
+            ]
+            out_risk, out_reasons = np.empty(len(X)), [None] * len(X)
+            for p, (r, reasons) in zip(parts, done, strict=True):
+                out_risk[p] = r
+                for i, chosen in zip(p, reasons, strict=True):
+                    out_reasons[i] = chosen
+            return out_risk, out_reasons
     typical = _typical(model, X)
     names = list(FACTORS)
     n, blocks = len(X), len(names) + (risk is None)
     columns = {c: np.tile(X[c].to_numpy(), blocks) for c in X.columns}
     for f, name in enumerate(names, start=blocks - len(names)):
         for column in FACTORS[name][0]:
-            columns[column][f * n : (f + 1) * n] = typical[column]
+            if column in typical:  # a column the model does not read changes nothing
+                columns[column][f * n : (f + 1) * n] = typical[column]
     stacked = model.predict_proba(pd.DataFrame(columns))[:, 1]
     if risk is None:
         risk, stacked = stacked[:n], stacked[n:]

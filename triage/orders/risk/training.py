@@ -329,7 +329,13 @@ def model_metadata(
         "kind": "risk_model",
         "estimator": kind,
         "classes": ["on_time", "late"],
-        "features": list(FEATURES),
+        "features": list(getattr(model, "feature_names_in_", FEATURES)),
+        # the features the model scores orders without their optional fields on (RiskModel)
+        "fallback_features": (
+            list(model.fallback_.feature_names_in_)
+            if getattr(model, "fallback_", None) is not None
+            else None
+        ),
         "params": {k: v for k, v in model.get_params().items()},
         "chosen_params": getattr(model, "chosen_params_", None),
         "threshold": getattr(model, "threshold_", None),
