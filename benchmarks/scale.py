@@ -18,6 +18,11 @@ peak RSS is that configuration's own) and prints a table:
    then the open orders shuffled, scored and written), on a LocalCluster of N single-threaded
    worker processes. Snapshots per second per core = open orders scored / seconds / cores
    used. `--local-up-to N` leaves out the one-process run above N orders (it holds all).
+   `--given-history` adds one more configuration per size, "given": the same open orders
+   scored in one process against the sums per key at the cut-offs (triage.scale.history) and
+   with the open orders and their events already picked out, which is what a run that kept
+   them from the day before would start from; its snapshots per second count the scoring
+   alone (reading, summing and picking are reported apart).
 3. Cases: `--texts` texts (the corpus's texts cycled) in Parquet parts of 50,000, predicted by
    a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
    one process and through triage.scale.cases.predict_cases.
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -183,6 +189,8 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
             cores=1,
             cpu_s=round(cpu_seconds() - cpu, 1),
         )
+    elif engine == "given":
+        result.update(_risk_given_history(root, scorer))
     else:
         from triage.scale.orders import score_orders
 
@@ -227,6 +235,62 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     result["client_peak_rss_mb"] = peak_rss_mb()
     result["load_after"] = os.getloadavg()
     return result
+
+
+def _risk_given_history(root: Path, scorer) -> dict:
+    """What a run costs once the history's sums at the cut-offs and the open orders with their
+    events are at hand (what an incremental run would keep between runs; not built here): one
+    process, one thread; reading, the sums and picking the open orders are timed apart, and
+    the snapshots per second count the scoring alone (features over the sums + the model)."""
+    import copy
+
+    import numpy as np
+    import pandas as pd
+    from threadpoolctl import threadpool_limits
+
+    from triage.orders.data.schema import validate_events, validate_orders
+    from triage.orders.risk.features import OrderFeatures
+    from triage.orders.risk.scoring import order_states
+    from triage.scale.history import cut_times
+    from triage.scale.orders import LEDGER_COLUMNS, _firsts, _history, _summary
+
+    with threadpool_limits(limits=1):
+        start = time.perf_counter()
+        orders = validate_orders(pd.read_parquet(root / "orders"))
+        events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
+        read = time.perf_counter()
+        t = int(max(orders["purchased_at"].max(), events["time"].max()).timestamp())
+        history = _history(
+            _summary(orders[LEDGER_COLUMNS], _firsts(events), cut_times(orders, t), t)
+        )
+        summed = time.perf_counter()
+        open_ = np.asarray(order_states(orders, events, t) == "open")
+        mine = orders[open_].reset_index(drop=True)
+        theirs = events[events["order_id"].isin(mine["order_id"])]
+        theirs = theirs.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
+        del orders, events
+        picked = time.perf_counter()
+        cpu = cpu_seconds()
+        features = OrderFeatures(
+            mine, theirs, history=history, vocabulary=copy.deepcopy(history.vocabulary)
+        )
+        as_of = pd.Timestamp(t, unit="s", tz="UTC")
+        frame = scorer.score_frame(mine, theirs, as_of=as_of, features=features)
+        done = time.perf_counter()
+        cpu = cpu_seconds() - cpu
+    return {
+        "orders": int(open_.size),
+        "scored": len(frame),
+        "read_s": round(read - start, 1),
+        "history_s": round(summed - read, 1),
+        "pick_open_s": round(picked - summed, 1),
+        "scoring_s": round(done - picked, 2),
+        "scoring_cpu_s": round(cpu, 2),
+        # the figure of this configuration: scoring alone, not the total
+        "total_s": round(done - picked, 2),
+        "cores": 1,
+        "history_bytes": len(pickle.dumps(history, protocol=pickle.HIGHEST_PROTOCOL)),
+    }
 
 
 def run_cases(texts: Path, models: Path, engine: str, workers: int) -> dict:
@@ -302,6 +366,11 @@ def main() -> int:
         default=None,
         help="run the one-process engine only up to this many orders (it holds everything)",
     )
+    parser.add_argument(
+        "--given-history",
+        action="store_true",
+        help="also time scoring alone, the history's sums and the open orders at hand",
+    )
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -328,7 +397,8 @@ def main() -> int:
             generate_orders(data, n, args.days)
             print(f"{n} orders written in {time.perf_counter() - start:.0f} s", file=sys.stderr)
             local = args.local_up_to is None or n <= args.local_up_to
-            for engine, w in [("local", 1)] * local + [("dask", w) for w in workers]:
+            given = [("given", 1)] if args.given_history else []
+            for engine, w in [("local", 1)] * local + [("dask", w) for w in workers] + given:
                 row = _child("risk", "--dir", str(args.dir), "--data", str(data),
                              "--engine", engine, "--workers", str(w))  # fmt: skip
                 row["size"] = n

@@ -164,3 +164,18 @@ def test_bare_orders_are_explained_by_the_model_that_scores_them(trained, sim, b
     for i in (0, int(np.flatnonzero(is_bare)[0])):
         alone = explain_risk(model, mixed.iloc[[i]], min_impact=1e-9)[1][0]
         assert [r.factor for r in alone] == [r.factor for r in reasons[i]]
+
+
+def test_the_threshold_is_chosen_on_the_scores_bare_orders_get(sim, bare_orders):
+    dataset = build_dataset(bare_orders, sim.events)
+    train, _ = time_split(dataset)
+    X, y, t = dataset.X[train].reset_index(drop=True), dataset.y[train], dataset.purchase[train]
+    model = RiskModel(max_iter=20).fit(X, y, t)
+    alone = RiskModel(max_iter=20, features=ORDER_ONLY).fit(X, y, t)
+    # every row is bare: the holdout scores are the fallback's, which is the model on ORDER_ONLY
+    np.testing.assert_array_equal(model.holdout_["mask"], alone.holdout_["mask"])
+    np.testing.assert_allclose(model.holdout_["proba"], alone.holdout_["proba"], rtol=1e-12)
+    assert model.fallback_.holdout_ is None
+    np.testing.assert_allclose(
+        model.predict_proba(X)[:, 1], alone.predict_proba(X)[:, 1], rtol=1e-12
+    )

@@ -97,6 +97,13 @@ def encode_features(
     return matrix
 
 
+def _median(values: pd.Series) -> float:
+    """The median of the known `values` (NaN when none is: no weights in Olist's orders table)."""
+    known = values.to_numpy(float)
+    known = known[~np.isnan(known)]
+    return float(np.median(known)) if len(known) else float("nan")
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p)).reshape(-1, 1)
@@ -252,11 +259,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 booster = self._booster(**self.chosen_params_).fit(matrix, y, sample_weight=weight)
         self.booster_ = booster
         self.baseline_ = {
-            name: (
-                self.levels_[name][0]
-                if name in CATEGORICAL
-                else float(np.nanmedian(X[name].to_numpy(float)))
-            )
+            name: self.levels_[name][0] if name in CATEGORICAL else _median(X[name])
             for name in columns
         }
         self.fallback_ = None
@@ -264,6 +267,15 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             # trained on every row: their ORDER_ONLY columns are what a bare order has
             fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False)
             self.fallback_ = fallback._fit(X, y, times, sample_weight)
+            # the holdout's scores (from which training chooses the threshold) are those the
+            # model gives: the fallback's for bare rows (both models hold out the same rows)
+            if self.holdout_ is not None and self.fallback_.holdout_ is not None:
+                late = self.holdout_["mask"]
+                bare = bare_rows(X[late])
+                self.holdout_["proba"] = np.where(
+                    bare, self.fallback_.holdout_["proba"], self.holdout_["proba"]
+                )
+            self.fallback_.holdout_ = None  # scores of the training data: not an artifact
         return self
 
     def _select(self, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray, early: np.ndarray):
