@@ -54,6 +54,29 @@ CATEGORICAL = (
     "category",
     "last_event",
 )
+#: history figures of the whole platform that the seller, lane and region figures of NUMERIC refine
+#: (their priors): read by the fallback of RiskModel, which has no seller, lane or region, and
+#: not by the full model, where they won nothing out of time (docs/BENCHMARKS.md)
+PLATFORM_ONLY = (
+    "platform_orders",
+    "platform_late_rate",
+    "platform_handling_days",
+    "platform_transit_days",
+    "platform_remaining_days",
+    "platform_slack_days",
+    "platform_exceed_prob",
+    "platform_late_given_open",
+)
+#: the order's own progress and tracking, from its purchase, promise and events alone
+PROGRESS = (
+    "elapsed_days",
+    "days_left",
+    "frac_elapsed",
+    "handed_over",
+    "handover_days",
+    "days_since_handover",
+)
+TRACKING = ("label_created", "n_events", "n_scans", "n_exceptions", "days_since_last_event")
 NUMERIC = (
     # known at purchase
     "promised_days",
@@ -68,18 +91,9 @@ NUMERIC = (
     "distance_km",
     "same_region",
     # the order's own progress
-    "elapsed_days",
-    "days_left",
-    "frac_elapsed",
-    "handed_over",
-    "handover_days",
-    "days_since_handover",
+    *PROGRESS,
     "ship_by_slack",
-    "label_created",
-    "n_events",
-    "n_scans",
-    "n_exceptions",
-    "days_since_last_event",
+    *TRACKING,
     # history of other orders, as known then
     "seller_orders",
     "seller_late_rate",
@@ -97,30 +111,10 @@ NUMERIC = (
     "transit_ratio_7d",
     "transit_exceed_prob",
     "late_given_open_rate",
-    # the same from the whole platform's history alone (PLATFORM_ONLY)
-    "platform_orders",
-    "platform_late_rate",
-    "platform_handling_days",
-    "platform_transit_days",
-    "platform_remaining_days",
-    "platform_slack_days",
-    "platform_exceed_prob",
-    "platform_late_given_open",
+    # the same from the whole platform's history alone
+    *PLATFORM_ONLY,
 )
 FEATURES = NUMERIC + CATEGORICAL
-#: history figures of the whole platform that the seller, lane and region figures above refine
-#: (their priors): read by the fallback of RiskModel, which has no seller, lane or region, and
-#: not by the full model, where they won nothing out of time (docs/BENCHMARKS.md)
-PLATFORM_ONLY = (
-    "platform_orders",
-    "platform_late_rate",
-    "platform_handling_days",
-    "platform_transit_days",
-    "platform_remaining_days",
-    "platform_slack_days",
-    "platform_exceed_prob",
-    "platform_late_given_open",
-)
 #: what RiskModel reads by default: every feature but PLATFORM_ONLY
 FULL_MODEL = tuple(c for c in FEATURES if c not in PLATFORM_ONLY)
 #: the features built from an order's required fields (purchase time, promised date), its own
@@ -132,17 +126,8 @@ ORDER_ONLY = (
     "promised_days",
     "purchase_dow",
     "purchase_hour",
-    "elapsed_days",
-    "days_left",
-    "frac_elapsed",
-    "handed_over",
-    "handover_days",
-    "days_since_handover",
-    "label_created",
-    "n_events",
-    "n_scans",
-    "n_exceptions",
-    "days_since_last_event",
+    *PROGRESS,
+    *TRACKING,
     "platform_late_rate_7d",
     "platform_late_rate_28d",
     "volume_ratio_7d",
