@@ -127,7 +127,11 @@ def summary(results: dict) -> dict:
                 "model_roc_mean_selection": round(
                     float(
                         np.mean(
-                            [v["hgb"][point]["roc_auc"] for k, v in rolling.items() if k in SELECTION]
+                            [
+                                v["hgb"][point]["roc_auc"]
+                                for k, v in rolling.items()
+                                if k in SELECTION
+                            ]
                         )
                     ),
                     4,
@@ -154,7 +158,9 @@ def markdown(results: dict) -> str:
                 for metric in METRICS:
                     cells += [str(m[metric]), str(b.get(metric, "-"))]
                 lines.append(
-                    f"| {tables} | {name} | {point} | " + " | ".join(cells) + f" | {m['late_rate']} |"
+                    f"| {tables} | {name} | {point} | "
+                    + " | ".join(cells)
+                    + f" | {m['late_rate']} |"
                 )
     return "\n".join(lines)
 
@@ -165,7 +171,10 @@ def main() -> int:
     )
     parser.add_argument("--datasets", type=Path, default=DATASETS)
     parser.add_argument(
-        "--tables", nargs="+", default=["all", "orders", "mixed"], choices=["all", "orders", "mixed"]
+        "--tables",
+        nargs="+",
+        default=["all", "orders", "mixed"],
+        choices=["all", "orders", "mixed"],
     )
     parser.add_argument("--folds", nargs="*", default=list(ROLLING), help="cut-off months")
     parser.add_argument("--no-fixed", action="store_true", help="skip the fixed split")

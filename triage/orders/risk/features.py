@@ -365,6 +365,7 @@ class OrderFeatures:
         region = self.region_key[rows]
         days_left = np.maximum(np.asarray(out["days_left"]), 0.0)
         since_pickup = np.where(handed, np.nan_to_num(since), 0.0)
+
         def handling_left(days: np.ndarray) -> np.ndarray:
             return np.where(handed, 0.0, np.maximum(days - elapsed, 0.0))
 
