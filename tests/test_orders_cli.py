@@ -73,6 +73,29 @@ def test_train_writes_a_model_directory(model_dir):
     assert (model_dir / "report.md").is_file() and (model_dir / "reliability.png").is_file()
 
 
+def test_train_says_when_orders_came_without_their_optional_fields(workspace, simulated, model_dir):
+    from triage.orders.data.fields import ORDER_FIELDS
+
+    full = json.loads((model_dir / "metadata.json").read_text())
+    assert full["data"]["bare_orders"] == 0 and len(full["fallback_features"]) == 27
+    data, events = simulated
+    optional = [f.name for f in ORDER_FIELDS if not f.required and not f.outcome]
+    bare = workspace / "bare.parquet"
+    pd.read_parquet(data).drop(columns=optional).to_parquet(bare)
+    out = workspace / "bare_model"
+    result = invoke(
+        workspace, "train", "risk", "--data", bare, "--events", events, "--out", out,
+        "--test-from", "2024-11-24",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["data"]["bare_orders"] == metadata["data"]["orders"] > 0
+    assert (
+        f"{metadata['data']['orders']} of them came without any optional field" in result.output
+    )
+    assert "scored by the fallback model on 27 features" in result.output
+
+
 def test_evaluate_json_has_every_metric(workspace, simulated, model_dir):
     data, events = simulated
     result = invoke(

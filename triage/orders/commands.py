@@ -196,6 +196,12 @@ def train_risk(
     click.echo(
         f"trained on {metadata['data']['orders']} orders ({metadata['data']['snapshots']} snapshots) -> {where}"
     )
+    bare, fallback = metadata["data"]["bare_orders"], metadata.get("fallback_features")
+    if bare and fallback:
+        click.echo(
+            f"{bare} of them came without any optional field (seller, buyer, items, carrier): "
+            f"orders like them are scored by the fallback model on {len(fallback)} features"
+        )
     click.echo(f"{scope}:")
     for line in _summary(metrics):
         click.echo(line)

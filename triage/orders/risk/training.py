@@ -24,7 +24,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 from triage.errors import InputError
 from triage.orders.risk.baseline import LogisticRiskModel
-from triage.orders.risk.features import FEATURES, OrderFeatures
+from triage.orders.risk.features import FEATURES, OrderFeatures, bare_rows
 from triage.orders.risk.model import RiskModel
 from triage.orders.risk.snapshots import (
     DAY,
@@ -344,6 +344,8 @@ def model_metadata(
             "source": source,
             "sha256": dataset.data_hash(),
             "orders": int(train["row"].nunique()),
+            # orders without any optional field: the fallback's (RiskModel)
+            "bare_orders": int(train["row"][bare_rows(dataset.X[mask])].nunique()),
             "snapshots": int(len(train)),
             "late_rate": round(float(dataset.y[mask].mean()), 4),
             "purchased_from": purchase.min().isoformat(),
