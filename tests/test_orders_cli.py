@@ -90,9 +90,7 @@ def test_train_says_when_orders_came_without_their_optional_fields(workspace, si
     assert result.exit_code == 0, result.output
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["data"]["bare_orders"] == metadata["data"]["orders"] > 0
-    assert (
-        f"{metadata['data']['orders']} of them came without any optional field" in result.output
-    )
+    assert f"{metadata['data']['orders']} of them came without any optional field" in result.output
     assert "scored by the fallback model on 27 features" in result.output
 
 
