@@ -157,7 +157,6 @@ def _cluster(workers: int):
 
 def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     import joblib
-    import pandas as pd
 
     from triage.orders.risk.scoring import RiskScorer
 
@@ -166,14 +165,12 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     if engine == "local":
         from threadpoolctl import threadpool_limits
 
-        from triage.orders.data.schema import validate_events, validate_orders
         from triage.orders.risk.features import OrderFeatures
 
         with threadpool_limits(limits=1):
             cpu = cpu_seconds()
             start = time.perf_counter()
-            orders = validate_orders(pd.read_parquet(root / "orders"))
-            events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
+            orders, events = _read_tables(root)
             read = time.perf_counter()
             features = OrderFeatures(orders, events)
             built = time.perf_counter()
@@ -237,6 +234,16 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     return result
 
 
+def _read_tables(root: Path):
+    """The validated orders and events of the Parquet parts under `root`."""
+    import pandas as pd
+
+    from triage.orders.data.schema import validate_events, validate_orders
+
+    orders = validate_orders(pd.read_parquet(root / "orders"))
+    return orders, validate_events(pd.read_parquet(root / "events"), orders["order_id"])
+
+
 def _risk_given_history(root: Path, scorer) -> dict:
     """What a run costs once the history's sums at the cut-offs and the open orders with their
     events are at hand (what an incremental run would keep between runs; not built here): one
@@ -244,28 +251,25 @@ def _risk_given_history(root: Path, scorer) -> dict:
     the snapshots per second count the scoring alone (features over the sums + the model)."""
     import copy
 
-    import numpy as np
     import pandas as pd
     from threadpoolctl import threadpool_limits
 
-    from triage.orders.data.schema import validate_events, validate_orders
     from triage.orders.risk.features import OrderFeatures
-    from triage.orders.risk.scoring import order_states
+    from triage.orders.risk.scoring import scoring_time
     from triage.scale.history import cut_times
     from triage.scale.orders import LEDGER_COLUMNS, _firsts, _history, _summary
 
     with threadpool_limits(limits=1):
         start = time.perf_counter()
-        orders = validate_orders(pd.read_parquet(root / "orders"))
-        events = validate_events(pd.read_parquet(root / "events"), orders["order_id"])
+        orders, events = _read_tables(root)
         read = time.perf_counter()
-        t = int(max(orders["purchased_at"].max(), events["time"].max()).timestamp())
+        t = scoring_time(orders, events)
         history = _history(
             _summary(orders[LEDGER_COLUMNS], _firsts(events), cut_times(orders, t), t)
         )
         summed = time.perf_counter()
-        open_ = np.asarray(order_states(orders, events, t) == "open")
-        mine = orders[open_].reset_index(drop=True)
+        n_orders = len(orders)
+        mine = orders.iloc[scorer.open_rows(orders, events, t)].reset_index(drop=True)
         theirs = events[events["order_id"].isin(mine["order_id"])]
         theirs = theirs.sort_values(["order_id", "time"], kind="stable").reset_index(drop=True)
         del orders, events
@@ -279,7 +283,7 @@ def _risk_given_history(root: Path, scorer) -> dict:
         done = time.perf_counter()
         cpu = cpu_seconds() - cpu
     return {
-        "orders": int(open_.size),
+        "orders": n_orders,
         "scored": len(frame),
         "read_s": round(read - start, 1),
         "history_s": round(summed - read, 1),

@@ -345,18 +345,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """Columns P(on time), P(late)."""
         if not hasattr(self, "booster_"):
             raise NotFittedError("RiskModel is not fitted; call fit first")
-        fallback = getattr(self, "fallback_", None)  # absent from a model saved before it
-        bare = bare_rows(X) if fallback is not None else np.zeros(len(X), bool)
+        late = np.empty(len(X))
         with self._threads():
-            if bare.all() and len(X):
-                late = fallback._proba(X)
-            elif not bare.any():
-                late = self._proba(X)
-            else:
-                late = np.empty(len(X))
-                late[~bare] = self._proba(X[~bare])
-                late[bare] = fallback._proba(X[bare])
+            for model, rows in self.routes(X):
+                late[rows] = model._proba(X if len(rows) == len(X) else X.iloc[rows])
         return np.column_stack([1 - late, late])
+
+    def routes(self, X: pd.DataFrame) -> list[tuple[RiskModel, np.ndarray]]:
+        """Which model scores which rows of `X`: (model, positions) for the full model and for
+        the fallback (rows of orders without any optional field), parts without rows left out."""
+        fallback = getattr(self, "fallback_", None)  # absent from a model saved before it
+        if fallback is None or not len(X):
+            return [(self, np.arange(len(X)))]
+        bare = bare_rows(X)
+        return [(m, np.flatnonzero(b)) for m, b in ((self, ~bare), (fallback, bare)) if b.any()]
 
     def _proba(self, X: pd.DataFrame) -> np.ndarray:
         columns = tuple(getattr(self, "feature_names_in_", FEATURES))

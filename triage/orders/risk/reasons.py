@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from triage.orders.risk.features import CATEGORICAL, FEATURES, bare_rows
+from triage.orders.risk.features import CATEGORICAL, FEATURES
 
 __all__ = ["FACTORS", "Reason", "explain", "explain_risk", "overdue_phrase", "time_left_phrase"]
 
@@ -233,26 +233,20 @@ def explain_risk(
     if len(X) == 0:
         return np.zeros(0), []
     X = X.reset_index(drop=True)
-    fallback = getattr(model, "fallback_", None)
-    if fallback is not None:
-        # an order without its optional fields is scored, and so explained, by the fallback:
-        # a factor set to its typical values must not turn it into an order the full model scores
-        bare = bare_rows(X)
-        if bare.all():
-            model = fallback
-        elif bare.any():
-            parts = [np.flatnonzero(~bare), np.flatnonzero(bare)]
-            given = [None if risk is None else np.asarray(risk, float)[p] for p in parts]
-            done = [
-                explain_risk(m, X.iloc[p], r, top=top, min_impact=min_impact)
-                for m, p, r in zip((model, fallback), parts, given, strict=True)
-            ]
-            out_risk, out_reasons = np.empty(len(X)), [None] * len(X)
-            for p, (r, reasons) in zip(parts, done, strict=True):
-                out_risk[p] = r
-                for i, chosen in zip(p, reasons, strict=True):
-                    out_reasons[i] = chosen
-            return out_risk, out_reasons
+    # each row is explained by the model that scores it (RiskModel.routes: an order without its
+    # optional fields by the fallback); a factor set to its typical values must not move a row
+    # to the other model
+    routes = model.routes(X) if hasattr(model, "routes") else [(model, np.arange(len(X)))]
+    if len(routes) > 1:
+        out_risk, out_reasons = np.empty(len(X)), [None] * len(X)
+        for part, rows in routes:
+            given = None if risk is None else np.asarray(risk, float)[rows]
+            r, reasons = explain_risk(part, X.iloc[rows], given, top=top, min_impact=min_impact)
+            out_risk[rows] = r
+            for i, chosen in zip(rows, reasons, strict=True):
+                out_reasons[i] = chosen
+        return out_risk, out_reasons
+    model = routes[0][0]
     typical = _typical(model, X)
     names = list(FACTORS)
     n, blocks = len(X), len(names) + (risk is None)
