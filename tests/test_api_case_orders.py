@@ -4,9 +4,8 @@ checked against the OpenAPI document (ConformingClient)."""
 
 import pytest
 
-from triage.orders.risk.scoring import RiskScorer
-
 from tests.test_api_orders import event, order
+from triage.orders.risk.scoring import RiskScorer
 
 AMBIGUOUS = "where is my stuff??"
 
