@@ -332,22 +332,24 @@ class OrderFeatures:
         lane_transit = (sum_t / DAY + PRIOR_WEIGHT * region_transit) / (n_t + PRIOR_WEIGHT)
         out["lane_transit_days"] = lane_transit
         since = np.asarray(out["days_since_handover"])
-        remaining = np.where(
-            handed,
-            np.maximum(lane_transit - np.nan_to_num(since), 0.0),
-            np.maximum(np.asarray(out["seller_handling_days"]) - elapsed, 0.0) + lane_transit,
-        )
-        out["expected_remaining_days"] = remaining
-        out["slack_days"] = np.asarray(out["days_left"]) - remaining
+
+        def remaining(handling: np.ndarray, transit: np.ndarray) -> np.ndarray:
+            """Days still to go: the transit left once handed over, else the handling left and
+            the whole transit."""
+            return np.where(
+                handed,
+                np.maximum(transit - np.nan_to_num(since), 0.0),
+                np.maximum(handling - elapsed, 0.0) + transit,
+            )
+
+        left = remaining(np.asarray(out["seller_handling_days"]), lane_transit)
+        out["expected_remaining_days"] = left
+        out["slack_days"] = np.asarray(out["days_left"]) - left
         out["platform_handling_days"] = platform_handling
         out["platform_transit_days"] = platform_transit
-        remaining = np.where(
-            handed,
-            np.maximum(platform_transit - np.nan_to_num(since), 0.0),
-            np.maximum(platform_handling - elapsed, 0.0) + platform_transit,
-        )
-        out["platform_remaining_days"] = remaining
-        out["platform_slack_days"] = np.asarray(out["days_left"]) - remaining
+        left = remaining(platform_handling, platform_transit)
+        out["platform_remaining_days"] = left
+        out["platform_slack_days"] = np.asarray(out["days_left"]) - left
 
         # platform load: purchases of the last week against the four before, and how slow the
         # deliveries of the last week were against all deliveries so far
