@@ -187,11 +187,17 @@ class Ledger:
         return Ledger(np.zeros(0, object), *(ints,) * 9)
 
 
-def facts(ledger: Ledger) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+def facts(
+    ledger: Ledger, *, spread: bool = True
+) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
     """The history facts of the orders of `ledger`, as ``(name, keys, known_at, values)`` with
     one entry per order (per order and grid point for ``exceed_*`` and ``used_*``); a fact is
     known from its time on, never when that time is `NEVER`. `History` lists them (see there);
-    triage/scale/ sums them per key at a few cut-off times."""
+    triage/scale/ sums them per key at a few cut-off times.
+
+    ``spread=False`` gives the ``exceed_*`` and ``used_*`` facts once per order, with the value
+    the grid points are compared with (transit days; share of the promise used, ``inf`` when
+    late): a sum over many orders bins them once instead of once per grid point."""
     delivered, promise, purchase, pickup = (
         ledger.delivered,
         ledger.promise_end,
@@ -223,10 +229,14 @@ def facts(ledger: Ledger) -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndar
     for kind in ("lane", "region", "platform"):
         yield f"transit_{kind}", keys[kind], transit_known, transit
     for kind in ("region", "platform"):
-        spread, above = _spread(keys[kind], transit_days, TRANSIT_GRID)
-        yield f"exceed_{kind}", spread, np.repeat(transit_known, len(TRANSIT_GRID)), above
-        spread, above = _spread(keys[kind], used, FRACTION_GRID)
-        yield f"used_{kind}", spread, np.repeat(known_at, len(FRACTION_GRID)), above
+        if not spread:
+            yield f"exceed_{kind}", keys[kind], transit_known, transit_days
+            yield f"used_{kind}", keys[kind], known_at, used
+            continue
+        spread_keys, above = _spread(keys[kind], transit_days, TRANSIT_GRID)
+        yield f"exceed_{kind}", spread_keys, np.repeat(transit_known, len(TRANSIT_GRID)), above
+        spread_keys, above = _spread(keys[kind], used, FRACTION_GRID)
+        yield f"used_{kind}", spread_keys, np.repeat(known_at, len(FRACTION_GRID)), above
 
 
 class HistoryView:
