@@ -305,6 +305,15 @@ def evaluate_risk_command(model_ref, data_path, events_path, from_, until, as_js
     "there or an open suggestion get no new one, and the open suggestions of orders the files "
     "show delivered, canceled or overdue are closed, as the service does.",
 )
+@click.option(
+    "--state",
+    "state_dir",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Score day after day reading only the new parts: --data and --events are Parquet "
+    "directories that parts are added to, and this directory keeps what the next run needs "
+    "(created by the first run; docs/SCALE.md, 'Daily runs').",
+)
 @engine_options
 @click.option("--json", "as_json", is_flag=True, help="Print the suggestions as JSON.")
 @handle_errors
@@ -316,6 +325,7 @@ def score_orders(
     cases_path,
     out_path,
     store_suggestions,
+    state_dir,
     engine,
     scheduler,
     as_json,
@@ -326,6 +336,11 @@ def score_orders(
     order's risk and features are written to the --out directory; suggestions are made by the
     local engine only."""
     if engine == "dask":
+        if state_dir is not None:
+            raise InputError(
+                "--state runs in one process (it reads only the new parts): use it with "
+                "--engine local"
+            )
         if cases_path is not None or store_suggestions:
             raise InputError(
                 "--engine dask writes scores, not suggestions: --cases and --store need "
@@ -354,7 +369,18 @@ def score_orders(
     settings = settings_from_context()
     when = _timestamp(as_of, "--as-of")
     scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings))
-    orders, events = read_order_tables(data_path, events_path)
+    state = features = None
+    let_go: dict[str, str] = {}  # orders the state let go this run: delivered or canceled
+    if state_dir is None:
+        orders, events = read_order_tables(data_path, events_path)
+    else:
+        from triage.scale.state import RiskState
+
+        state = RiskState.load(state_dir)
+        run = state.apply_parts(str(data_path), events_path and str(events_path), as_of=when)
+        orders, events, features, when, let_go = (
+            run.orders, run.events, run.features, run.as_of, run.closed
+        )  # fmt: skip
     cases: set[str] = set()
     if cases_path is not None:
         frame = read_table(cases_path, text_columns=["order_id"])
@@ -366,17 +392,19 @@ def score_orders(
             bar.total = n
             bar.refresh()
 
-        frame = scorer.score_frame(orders, events, as_of=when, progress=bar.update, total=set_total)
+        frame = scorer.score_frame(
+            orders, events, as_of=when, progress=bar.update, total=set_total, features=features
+        )
     flagged = frame[frame["flagged"]] if len(frame) else frame
     scores = scorer.describe(flagged, orders, events)
 
     def file_states(ids: set[str]) -> dict[str, str]:
         # the orders' states as the files tell them at the scoring time
-        states = states_of(orders, events, when)
+        states = {**let_go, **states_of(orders, events, when)}
         return {order_id: states[order_id] for order_id in ids if order_id in states}
 
     cooldown = dt.timedelta(days=settings.suggestion_cooldown_days)
-    order_ids = list(orders["order_id"])
+    order_ids = list(orders["order_id"]) + list(let_go)
     where, closed = "", []
     if store_suggestions:
         # the service's own step after scoring: policy, and settled orders' suggestions closed
@@ -400,6 +428,8 @@ def score_orders(
     records = [s.to_dict() for s in made]
     if out_path is not None:
         write_records(records, out_path)
+    if state is not None:  # last: a run that failed before reads the same parts again
+        state.save()
     if as_json:
         echo_json(records)
         return

@@ -1,0 +1,238 @@
+"""Daily runs from a saved state (triage/scale/state.py): the scores and features of a full run
+over all the parts, day after day, while orders settle, change after settling and reopen;
+bad input and a damaged state are one clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from tests.dask_data import assert_same_scores
+from triage.cli import cli
+from triage.errors import DataFileError, InputError
+from triage.orders.risk.snapshots import censor
+from triage.scale.state import RiskState, _read_table, _write_table
+
+DAYS = ("2024-08-25", "2024-08-26", "2024-08-30", "2024-09-10")
+
+
+@pytest.fixture(scope="module")
+def market():
+    """3,000 simulated orders over 90 days: at the later days, orders bought in July are
+    settled (every fact known before the 35 days the features look back)."""
+    from triage.orders.data.schema import validate_events, validate_orders
+    from triage.orders.data.simulator import simulate_marketplace
+
+    sim = simulate_marketplace(3000, seed=7, start="2024-07-01", days=90)
+    orders = validate_orders(sim.orders)
+    return orders, validate_events(sim.events, orders["order_id"])
+
+
+def changes(before, after, since):
+    """What a day adds: the orders new or delivered since `before`, and the later events."""
+    orders, events = after
+    if before is None:
+        return orders, events
+    was = orders["order_id"].map(before[0].set_index("order_id")["delivered_at"])
+    changed = ~orders["order_id"].isin(before[0]["order_id"]) | (
+        was.isna() != orders["delivered_at"].isna()
+    )
+    return orders[changed.to_numpy()], events[events["time"] > since]
+
+
+def add_part(root: Path, name: str, orders=None, events=None) -> None:
+    for table, frame in (("orders", orders), ("events", events)):
+        (root / table).mkdir(parents=True, exist_ok=True)
+        if frame is not None:
+            frame.to_parquet(root / table / f"part-{name}.parquet")
+
+
+def full_scores(scorer, orders, events, at) -> pd.DataFrame:
+    frame = scorer.score_frame(orders, events, as_of=at).drop(columns="row")
+    return frame.sort_values("order_id").reset_index(drop=True)
+
+
+def state_scores(scorer, root: Path, at) -> tuple[pd.DataFrame, RiskState]:
+    state = RiskState.load(root / "state")
+    run = state.apply_parts(str(root / "orders"), str(root / "events"), as_of=at)
+    frame = scorer.score_frame(run.orders, run.events, as_of=run.as_of, features=run.features)
+    state.save()
+    frame = frame.drop(columns="row").sort_values("order_id").reset_index(drop=True)
+    return frame, state
+
+
+def run_days(scorer, market, root: Path, days=DAYS):
+    """Each day's parts added and scored from the state; returns the last day's tables."""
+    orders, events = market
+    before = since = None
+    for day in days:
+        at = pd.Timestamp(day, tz="UTC")
+        now = censor(orders, events, at)
+        add_part(root, day, *changes(before, now, since))
+        got, state = state_scores(scorer, root, at)
+        assert_same_scores(full_scores(scorer, *now, at), got)
+        before, since = now, at
+    return before, state
+
+
+def test_daily_runs_score_as_full_runs(api_risk_scorer, market, tmp_path):
+    _, state = run_days(api_risk_scorer, market, tmp_path)
+    # orders settled and folded, others live, the open ones kept whole
+    assert len(state.settled["h1"]) > 500 and len(state.live) > 1000
+    assert 100 < len(state.open_orders) < len(state.live)
+    assert (tmp_path / "state" / "CURRENT").read_text().strip() == "gen-000004"
+    assert len(list((tmp_path / "state").glob("gen-*"))) == 1  # the older ones removed
+    meta = json.loads((tmp_path / "state" / "gen-000004" / "state.json").read_text())
+    assert meta["settled_orders"] == len(state.settled["h1"])
+
+
+def settled_order(state: RiskState, orders: pd.DataFrame, skip=()) -> pd.Series:
+    from triage.scale.state import find_keys, id_hashes
+
+    h1, h2 = id_hashes(orders["order_id"])
+    settled = find_keys(state.settled["h1"], state.settled["h2"], h1, h2) >= 0
+    found = orders[settled & ~orders["order_id"].isin(list(skip)).to_numpy()]
+    assert len(found), "no settled order to change"
+    return found.iloc[0]
+
+
+def test_changes_to_settled_orders_are_exact(api_risk_scorer, market, tmp_path):
+    """A settled order delivered earlier than first told, one handed over earlier than first
+    told, one with a late event that changes nothing: as a full run on the changed tables."""
+    scorer = api_risk_scorer
+    (orders, events), state = run_days(scorer, market, tmp_path, DAYS[:2])
+    at = pd.Timestamp("2024-08-28", tz="UTC")
+    orders, events = censor(*market, at)
+    one = settled_order(state, orders[orders["delivered_at"].notna()])
+    two = settled_order(state, orders, skip=[one["order_id"]])
+    three = settled_order(state, orders, skip=[one["order_id"], two["order_id"]])
+    changed = orders[orders["order_id"] == one["order_id"]].copy()
+    changed["delivered_at"] -= pd.Timedelta(hours=30)
+    mine = events[events["order_id"] == one["order_id"]]
+    shifted = mine[mine["event_type"] == "delivered"].assign(
+        time=lambda e: e["time"] - pd.Timedelta(hours=30)
+    )
+    extra = pd.DataFrame(
+        {
+            "order_id": [two["order_id"], three["order_id"], *shifted["order_id"]],
+            "time": [
+                pd.Timestamp(two["purchased_at"]) + pd.Timedelta(minutes=1),
+                at - pd.Timedelta(hours=2),
+                *shifted["time"],
+            ],
+            "event_type": ["picked_up", "exception", *shifted["event_type"]],
+            "location": ["", "", *shifted["location"]],
+        }
+    )
+    before = censor(*market, pd.Timestamp(DAYS[1], tz="UTC"))
+    new_orders, new_events = changes(before, (orders, events), pd.Timestamp(DAYS[1], tz="UTC"))
+    add_part(tmp_path, "2024-08-28", new_orders, new_events)
+    add_part(tmp_path, "2024-08-28-fix", changed, extra)  # sorts after: its row wins
+    got, state = state_scores(scorer, tmp_path, at)
+    full_orders = pd.concat([orders[orders["order_id"] != one["order_id"]], changed])
+    full_events = pd.concat([events, extra]).sort_values(["order_id", "time"], kind="stable")
+    assert_same_scores(
+        full_scores(scorer, full_orders.reset_index(drop=True), full_events, at), got
+    )
+    # a later day goes on from there, exactly as well
+    later = pd.Timestamp("2024-09-05", tz="UTC")
+    now = censor(full_orders.reset_index(drop=True), full_events, later)
+    add_part(tmp_path, "2024-09-05", *changes(censor(full_orders, full_events, at), now, at))
+    got, _ = state_scores(scorer, tmp_path, later)
+    assert_same_scores(full_scores(scorer, *now, later), got)
+
+
+def test_a_canceled_order_open_again_needs_a_new_state(api_risk_scorer, market, tmp_path):
+    (orders, _), _ = run_days(api_risk_scorer, market, tmp_path, DAYS[:2])
+    canceled = orders[orders["canceled"] & orders["delivered_at"].isna()].iloc[:1].copy()
+    canceled["canceled"] = False
+    add_part(tmp_path, "2024-08-27", canceled)
+    with pytest.raises(InputError, match=f"order {canceled['order_id'].iloc[0]} .* open again"):
+        state_scores(api_risk_scorer, tmp_path, pd.Timestamp("2024-08-27", tz="UTC"))
+    # the state on disk is the one before
+    assert (tmp_path / "state" / "CURRENT").read_text().strip() == "gen-000002"
+
+
+def test_bad_input_leaves_the_state_as_it_was(api_risk_scorer, market, tmp_path):
+    scorer = api_risk_scorer
+    (orders, events), _ = run_days(scorer, market, tmp_path, DAYS[:2])
+    at = pd.Timestamp(DAYS[1], tz="UTC")
+    with pytest.raises(InputError, match="before the last run of this state"):
+        state_scores(scorer, tmp_path, at - pd.Timedelta(hours=1))
+    stray = events.iloc[:1].assign(order_id="NOT-AN-ORDER")
+    add_part(tmp_path, "2024-08-27", events=stray)
+    with pytest.raises(DataFileError, match="1 event.* not in the orders table .*NOT-AN-ORDER"):
+        state_scores(scorer, tmp_path, at)
+    (tmp_path / "events" / "part-2024-08-27.parquet").unlink()
+    first = tmp_path / "orders" / f"part-{DAYS[0]}.parquet"
+    orders.iloc[:5].to_parquet(first)  # a part read before, rewritten
+    with pytest.raises(DataFileError, match="changed since a run of this state read it"):
+        state_scores(scorer, tmp_path, at)
+    assert (tmp_path / "state" / "CURRENT").read_text().strip() == "gen-000002"
+
+
+def test_a_damaged_state_is_one_clear_error(api_risk_scorer, market, tmp_path):
+    run_days(api_risk_scorer, market, tmp_path, DAYS[:1])
+    here = tmp_path / "state" / "gen-000001"
+    (here / "live" / "h2.npy").unlink()
+    with pytest.raises(DataFileError, match="cannot read gen-000001 .* rebuild it"):
+        RiskState.load(tmp_path / "state")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="not a state directory"):
+        RiskState.load(other)
+
+
+def test_tables_read_back_as_written(market, tmp_path):
+    orders, events = market
+    for name, frame in (("orders", orders), ("events", events), ("none", orders.iloc[:0])):
+        _write_table(frame, tmp_path / name)
+        pd.testing.assert_frame_equal(_read_table(tmp_path / name), frame)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory, api_risk_scorer):
+    from triage.registry import Registry
+
+    root = tmp_path_factory.mktemp("state-models")
+    registry = Registry(root)
+    version = registry.create("risk", api_risk_scorer.model, {"kind": "risk_model", "metrics": {}})
+    registry.promote("risk", version)
+    return root
+
+
+def invoke(models_dir, *args):
+    return CliRunner().invoke(cli, ["--models-dir", str(models_dir), *map(str, args)])
+
+
+def suggested(output: str) -> list[tuple]:
+    return sorted((s["order_id"], s["risk"], s["category"]) for s in json.loads(output))
+
+
+def test_score_orders_with_a_state(models_dir, market, tmp_path):
+    """The command suggests what it suggests over the whole tables, day after day."""
+    orders, events = market
+    before = since = None
+    for day in DAYS[:3]:
+        at = pd.Timestamp(day, tz="UTC")
+        now = censor(orders, events, at)
+        add_part(tmp_path, day, *changes(before, now, since))
+        now[0].to_parquet(tmp_path / "all-orders.parquet")
+        now[1].to_parquet(tmp_path / "all-events.parquet")
+        args = ("score-orders", "--as-of", day, "--no-store", "--json")
+        full = invoke(models_dir, *args, "--data", tmp_path / "all-orders.parquet",
+                      "--events", tmp_path / "all-events.parquet")  # fmt: skip
+        daily = invoke(models_dir, *args, "--state", tmp_path / "state",
+                       "--data", tmp_path / "orders", "--events", tmp_path / "events")  # fmt: skip
+        assert full.exit_code == 0 and daily.exit_code == 0, full.output + daily.output
+        assert suggested(daily.stdout) == suggested(full.stdout)
+        assert len(suggested(full.stdout)) > 5
+        before, since = now, at
+    result = invoke(models_dir, "score-orders", "--engine", "dask", "--state", tmp_path / "state",
+                    "--data", tmp_path / "orders", "--out", tmp_path / "o")  # fmt: skip
+    assert result.exit_code == 2 and "use it with --engine local" in result.output
