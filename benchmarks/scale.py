@@ -73,31 +73,57 @@ def cpu_seconds() -> float:
 
 
 # -- data ----------------------------------------------------------------------------------
-def generate_orders(root: Path, n: int, days: int) -> None:
+def generate_orders(root: Path, n: int, days: int, incremental: int = 0) -> None:
+    """The tables as known at the end of the last day of purchases (later deliveries still
+    open) as Parquet parts under `root`/orders and `root`/events. With `incremental` N, also
+    the same marketplace as known N days earlier under `root`/incremental/base, and what
+    changed on each of the N days after it under `root`/incremental/day-K: the orders bought
+    or delivered that day (whole rows) and that day's events, in parts named to sort after
+    the base's."""
     import numpy as np
     import pandas as pd
 
     from triage.orders.data.simulator import simulate_marketplace
     from triage.orders.risk.snapshots import censor
 
-    # the tables as known at the end of the last day of purchases: later deliveries still open
     open_at = pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=days)
-    (root / "orders").mkdir(parents=True)
-    (root / "events").mkdir(parents=True)
+    cuts = [open_at - pd.Timedelta(days=incremental - k) for k in range(incremental + 1)]
+    base = root / "incremental" / "base"
+    for folder in [root, *([base] if incremental else [])]:
+        (folder / "orders").mkdir(parents=True)
+        (folder / "events").mkdir(parents=True)
     part = 0
     for shard, start in enumerate(range(0, n, SHARD)):
         size = min(SHARD, n - start)
         sim = simulate_marketplace(max(size, 10), seed=shard, days=days, start="2024-01-01")
-        orders, events = censor(sim.orders, sim.events, open_at)
-        orders, events = orders.copy(), events.copy()
-        orders["order_id"] = f"S{shard:02d}-" + orders["order_id"].astype(str)
-        events["order_id"] = f"S{shard:02d}-" + events["order_id"].astype(str)
-        for rows in np.array_split(np.arange(len(orders)), max(1, round(len(orders) / PART))):
-            chunk = orders.iloc[rows]
-            chunk.to_parquet(root / "orders" / f"part-{part:04d}.parquet", index=False)
-            mine = events[events["order_id"].isin(chunk["order_id"])]
-            mine.to_parquet(root / "events" / f"part-{part:04d}.parquet", index=False)
-            part += 1
+        for table in (sim.orders, sim.events):
+            table["order_id"] = f"S{shard:02d}-" + table["order_id"].astype(str)
+        known = [censor(sim.orders, sim.events, at) for at in cuts]
+        first = part
+        for folder, (orders, events) in [
+            (root, known[-1]),
+            *([(base, known[0])] * bool(incremental)),
+        ]:
+            part = first
+            for rows in np.array_split(np.arange(len(orders)), max(1, round(len(orders) / PART))):
+                chunk = orders.iloc[rows]
+                chunk.to_parquet(folder / "orders" / f"part-{part:04d}.parquet", index=False)
+                mine = events[events["order_id"].isin(chunk["order_id"])]
+                mine.to_parquet(folder / "events" / f"part-{part:04d}.parquet", index=False)
+                part += 1
+        for k in range(1, incremental + 1):
+            (before, _), (orders, events) = known[k - 1], known[k]
+            was = orders["order_id"].map(before.set_index("order_id")["delivered_at"])
+            fresh = ~orders["order_id"].isin(before["order_id"]).to_numpy()
+            delivered = (was.isna() & orders["delivered_at"].notna()).to_numpy()
+            folder = root / "incremental" / f"day-{k}"
+            name = f"part-day{k:02d}-{shard:02d}.parquet"
+            for table, frame in [
+                ("orders", orders[fresh | delivered]),
+                ("events", events[events["time"] > cuts[k - 1]]),
+            ]:
+                (folder / table).mkdir(parents=True, exist_ok=True)
+                frame.to_parquet(folder / table / name, index=False)
 
 
 def generate_texts(root: Path, n: int) -> None:
@@ -188,6 +214,8 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
         )
     elif engine == "given":
         result.update(_risk_given_history(root, scorer))
+    elif engine == "incremental":
+        result.update(_risk_incremental(root, scorer))
     else:
         from triage.scale.orders import score_orders
 
@@ -297,6 +325,74 @@ def _risk_given_history(root: Path, scorer) -> dict:
     }
 
 
+def _risk_incremental(root: Path, scorer) -> dict:
+    """Daily runs of ``score-orders --state`` (triage.scale.state): the state built from the
+    parts known `N` days before the end (timed apart: a first run reads everything), then one
+    run per day reading only that day's parts. One process, one thread (numpy, pyarrow); the
+    figure of this configuration is the last day's: open orders scored / its wall-clock time."""
+    import pyarrow as pa
+    from threadpoolctl import threadpool_limits
+
+    from triage.scale.state import RiskState
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    incremental = root / "incremental"
+    work = root.parent / f"{root.name}-state"
+    shutil.rmtree(work, ignore_errors=True)
+    days = sorted(incremental.glob("day-*"), key=lambda p: int(p.name.split("-")[1]))
+    runs = []
+    with threadpool_limits(limits=1):
+        for source in [incremental / "base", *days]:
+            for table in ("orders", "events"):
+                (work / table).mkdir(parents=True, exist_ok=True)
+                for part in (source / table).iterdir():
+                    os.link(part, work / table / part.name)  # the day's parts arrive
+            cpu, start = cpu_seconds(), time.perf_counter()
+            state = RiskState.load(work / "state")
+            loaded = time.perf_counter()
+            run = state.apply_parts(str(work / "orders"), str(work / "events"))
+            applied = time.perf_counter()
+            frame = scorer.score_frame(
+                run.orders, run.events, as_of=run.as_of,
+                features=run.features,
+            )  # fmt: skip
+            scored = time.perf_counter()
+            state.save()
+            done = time.perf_counter()
+            runs.append(
+                {
+                    "day": source.name,
+                    "read_orders": run.read["orders"],
+                    "read_events": run.read["events"],
+                    "scored": len(frame),
+                    "live_orders": len(state.live),
+                    "settled_orders": len(state.settled["h1"]),
+                    "load_s": round(loaded - start, 2),
+                    "apply_s": round(applied - loaded, 2),
+                    "scoring_s": round(scored - applied, 2),
+                    "save_s": round(done - scored, 2),
+                    "total_s": round(done - start, 2),
+                    "cpu_s": round(cpu_seconds() - cpu, 2),
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+            print(json.dumps(runs[-1]), file=sys.stderr)
+    state_bytes = sum(f.stat().st_size for f in (work / "state").rglob("*") if f.is_file())
+    shutil.rmtree(work, ignore_errors=True)
+    last = runs[-1]
+    return {
+        "orders": None,
+        "scored": last["scored"],
+        "total_s": last["total_s"],
+        "cpu_s": last["cpu_s"],
+        "cores": 1,
+        "runs": runs,
+        "state_bytes": state_bytes,
+        "snapshots_per_cpu_s": round(last["scored"] / last["cpu_s"]),
+    }
+
+
 def run_cases(texts: Path, models: Path, engine: str, workers: int) -> dict:
     import joblib
     import pandas as pd
@@ -375,6 +471,13 @@ def main() -> int:
         action="store_true",
         help="also time scoring alone, the history's sums and the open orders at hand",
     )
+    parser.add_argument(
+        "--incremental",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run score-orders --state day by day over the last N days of the data",
+    )
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
@@ -390,7 +493,7 @@ def main() -> int:
 
     from risk_common import machine
 
-    workers = [int(w) for w in args.workers.split(",")]
+    workers = [int(w) for w in args.workers.split(",") if w]
     document: dict = {"machine": machine(), "uptime_before": _uptime(), "risk": [], "cases": []}
     args.dir.mkdir(parents=True, exist_ok=False)
     try:
@@ -398,10 +501,11 @@ def main() -> int:
         for n in (int(x) for x in args.orders.split(",") if x):
             data = args.dir / f"orders-{n}"
             start = time.perf_counter()
-            generate_orders(data, n, args.days)
+            generate_orders(data, n, args.days, args.incremental)
             print(f"{n} orders written in {time.perf_counter() - start:.0f} s", file=sys.stderr)
             local = args.local_up_to is None or n <= args.local_up_to
             given = [("given", 1)] if args.given_history else []
+            given += [("incremental", 1)] if args.incremental else []
             for engine, w in [("local", 1)] * local + [("dask", w) for w in workers] + given:
                 row = _child("risk", "--dir", str(args.dir), "--data", str(data),
                              "--engine", engine, "--workers", str(w))  # fmt: skip
