@@ -236,3 +236,12 @@ def test_score_orders_with_a_state(models_dir, market, tmp_path):
     result = invoke(models_dir, "score-orders", "--engine", "dask", "--state", tmp_path / "state",
                     "--data", tmp_path / "orders", "--out", tmp_path / "o")  # fmt: skip
     assert result.exit_code == 2 and "use it with --engine local" in result.output
+
+
+def test_one_run_at_a_time(api_risk_scorer, market, tmp_path):
+    run_days(api_risk_scorer, market, tmp_path, DAYS[:1])
+    first = RiskState.load(tmp_path / "state")
+    with pytest.raises(InputError, match="another run is using this state"):
+        RiskState.load(tmp_path / "state")
+    first.close()
+    RiskState.load(tmp_path / "state").close()  # free again

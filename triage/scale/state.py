@@ -46,6 +46,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,8 @@ from triage.scale.history import CutHistory, cut_sums, cut_times, purchased_by
 __all__ = ["Records", "RiskState", "StateRun"]
 
 FORMAT = 1
-CURRENT = "CURRENT"
+CURRENT = "CURRENT"  # names the generation in use
+LOCK = "LOCK"  # held by the run using the state
 HASH_KEYS = ("case-triage-st-1", "case-triage-st-2")  # two independent hashes of an id
 CODES = ("seller", "lane", "carrier", "region")
 TIMES = ("purchased_ns", "promise_end", "delivered_at", "delivered_event", "pickup", "last_fact")
@@ -274,6 +276,7 @@ class RiskState:
     chunks: int = 0  # settled chunks written so far
     sample: pd.DataFrame | None = None  # one validated order: `cut_times` builds on it
     _new_chunk: Records | None = None  # settled by this run, written by `save`
+    _held: Any = None  # the open lock file
 
     # -- the run -----------------------------------------------------------------------------
     def apply_parts(self, orders_url: str, events_url: str | None, *, as_of=None) -> StateRun:
@@ -497,6 +500,25 @@ class RiskState:
         self.settled = {name: values[keep] for name, values in index.items()}
 
     # -- disk --------------------------------------------------------------------------------
+    def _lock(self) -> None:
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._held = open(self.root / LOCK, "a")  # noqa: SIM115 (held until save or close)
+        try:
+            fcntl.flock(self._held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.close()
+            raise InputError(
+                f"--state {self.root}: another run is using this state; wait for it to end"
+            ) from None
+
+    def close(self) -> None:
+        """Let another run use the state (the lock also ends with the process)."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+
     def _chunk_path(self, chunk: int) -> Path:
         return self.root / "settled" / f"chunk-{chunk:06d}"
 
@@ -512,15 +534,18 @@ class RiskState:
 
     @classmethod
     def load(cls, root: str | Path) -> RiskState:
-        """The state saved under `root`; an empty one when `root` has none yet."""
+        """The state saved under `root` (an empty one when `root` has none yet), locked for
+        this run until `save` or `close`: a second run on the same directory is an error."""
         root = Path(root)
-        state = cls(root=root)
         pointer = root / CURRENT
-        if not pointer.exists():
-            if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        if not pointer.exists() and root.exists():
+            if not root.is_dir() or any(p.name != LOCK for p in root.iterdir()):
                 raise InputError(
                     f"--state {root}: not a state directory (no {CURRENT} file) and not empty"
                 )
+        state = cls(root=root)
+        state._lock()
+        if not pointer.exists():
             return state
         here = root / pointer.read_text().strip()
         try:
@@ -596,6 +621,7 @@ class RiskState:
         os.replace(temporary, pointer)
         if previous and previous != here.name:
             shutil.rmtree(root / previous, ignore_errors=True)
+        self.close()
         return here
 
 
