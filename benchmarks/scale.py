@@ -2,7 +2,7 @@
 and on Dask with 1 and 2 worker processes, with the peak memory of the client and each worker.
 
     .venv/bin/python benchmarks/scale.py all --dir /tmp/scale --orders 500000,2000000 \\
-        --texts 1000000 --workers 1,2 [--days 60] [--json]
+        --texts 1000000 --workers 1,2 [--days 60] [--given-history] [--incremental N] [--json]
 
 `all` writes the data once per size, then runs every configuration in a fresh process (so each
 peak RSS is that configuration's own) and prints a table:
@@ -22,7 +22,12 @@ peak RSS is that configuration's own) and prints a table:
    scored in one process against the sums per key at the cut-offs (triage.scale.history) and
    with the open orders and their events already picked out, which is what a run that kept
    them from the day before would start from; its snapshots per second count the scoring
-   alone (reading, summing and picking are reported apart).
+   alone (reading, summing and picking are reported apart). `--incremental N` adds
+   "incremental": ``score-orders --state`` (triage.scale.state) built from the marketplace as
+   known N days before the end, then one run per day, each in a fresh process and one
+   thread, reading only that day's parts (the orders bought or delivered that day, whole,
+   and its events); its figure is the last day's run, end to end (reading the state and the
+   day's parts, history, scoring, writing the state).
 3. Cases: `--texts` texts (the corpus's texts cycled) in Parquet parts of 50,000, predicted by
    a TF-IDF case model (the encoder of the default model costs ~8 ms a text: see the docs) in
    one process and through triage.scale.cases.predict_cases.
@@ -215,7 +220,9 @@ def run_risk(root: Path, models: Path, engine: str, workers: int) -> dict:
     elif engine == "given":
         result.update(_risk_given_history(root, scorer))
     elif engine == "incremental":
-        result.update(_risk_incremental(root, scorer))
+        result.update(_risk_incremental(root, models, scorer))
+    elif engine == "state-day":  # one day of the above, in its own process
+        result.update(_state_run(root, scorer), cores=1)
     else:
         from triage.scale.orders import score_orders
 
@@ -325,59 +332,28 @@ def _risk_given_history(root: Path, scorer) -> dict:
     }
 
 
-def _risk_incremental(root: Path, scorer) -> dict:
-    """Daily runs of ``score-orders --state`` (triage.scale.state): the state built from the
-    parts known `N` days before the end (timed apart: a first run reads everything), then one
-    run per day reading only that day's parts. One process, one thread (numpy, pyarrow); the
+def _risk_incremental(root: Path, models: Path, scorer) -> dict:
+    """Daily runs of ``score-orders --state`` (triage.scale.state): the state built here from
+    the parts known N days before the end (a first run reads everything), then one run per day,
+    each in a fresh process (its peak memory its own), reading only that day's parts. The
     figure of this configuration is the last day's: open orders scored / its wall-clock time."""
-    import pyarrow as pa
-    from threadpoolctl import threadpool_limits
-
-    from triage.scale.state import RiskState
-
-    pa.set_cpu_count(1)
-    pa.set_io_thread_count(1)
     incremental = root / "incremental"
     work = root.parent / f"{root.name}-state"
     shutil.rmtree(work, ignore_errors=True)
     days = sorted(incremental.glob("day-*"), key=lambda p: int(p.name.split("-")[1]))
     runs = []
-    with threadpool_limits(limits=1):
-        for source in [incremental / "base", *days]:
-            for table in ("orders", "events"):
-                (work / table).mkdir(parents=True, exist_ok=True)
-                for part in (source / table).iterdir():
-                    os.link(part, work / table / part.name)  # the day's parts arrive
-            cpu, start = cpu_seconds(), time.perf_counter()
-            state = RiskState.load(work / "state")
-            loaded = time.perf_counter()
-            run = state.apply_parts(str(work / "orders"), str(work / "events"))
-            applied = time.perf_counter()
-            frame = scorer.score_frame(
-                run.orders, run.events, as_of=run.as_of,
-                features=run.features,
-            )  # fmt: skip
-            scored = time.perf_counter()
-            state.save()
-            done = time.perf_counter()
-            runs.append(
-                {
-                    "day": source.name,
-                    "read_orders": run.read["orders"],
-                    "read_events": run.read["events"],
-                    "scored": len(frame),
-                    "live_orders": len(state.live),
-                    "settled_orders": len(state.settled["h1"]),
-                    "load_s": round(loaded - start, 2),
-                    "apply_s": round(applied - loaded, 2),
-                    "scoring_s": round(scored - applied, 2),
-                    "save_s": round(done - scored, 2),
-                    "total_s": round(done - start, 2),
-                    "cpu_s": round(cpu_seconds() - cpu, 2),
-                    "peak_rss_mb": peak_rss_mb(),
-                }
-            )
-            print(json.dumps(runs[-1]), file=sys.stderr)
+    for source in [incremental / "base", *days]:
+        for table in ("orders", "events"):
+            (work / table).mkdir(parents=True, exist_ok=True)
+            for part in (source / table).iterdir():
+                os.link(part, work / table / part.name)  # the day's parts arrive
+        if source.name == "base":
+            run = _state_run(work, scorer)
+        else:
+            run = _child("risk", "--dir", str(models), "--data", str(work),
+                         "--engine", "state-day", "--workers", "1")  # fmt: skip
+        runs.append({"day": source.name, **run})
+        print(json.dumps(runs[-1]), file=sys.stderr)
     state_bytes = sum(f.stat().st_size for f in (work / "state").rglob("*") if f.is_file())
     shutil.rmtree(work, ignore_errors=True)
     last = runs[-1]
@@ -390,6 +366,41 @@ def _risk_incremental(root: Path, scorer) -> dict:
         "runs": runs,
         "state_bytes": state_bytes,
         "snapshots_per_cpu_s": round(last["scored"] / last["cpu_s"]),
+    }
+
+
+def _state_run(work: Path, scorer) -> dict:
+    """One run from the state under `work` over its parts: one thread (numpy, pyarrow)."""
+    import pyarrow as pa
+    from threadpoolctl import threadpool_limits
+
+    from triage.scale.state import RiskState
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    with threadpool_limits(limits=1):
+        cpu, start = cpu_seconds(), time.perf_counter()
+        state = RiskState.load(work / "state")
+        loaded = time.perf_counter()
+        run = state.apply_parts(str(work / "orders"), str(work / "events"))
+        applied = time.perf_counter()
+        frame = scorer.score_frame(run.orders, run.events, as_of=run.as_of, features=run.features)
+        scored = time.perf_counter()
+        state.save()
+        done = time.perf_counter()
+    return {
+        "read_orders": run.read["orders"],
+        "read_events": run.read["events"],
+        "scored": len(frame),
+        "live_orders": len(state.live),
+        "settled_orders": len(state.settled["h1"]),
+        "load_s": round(loaded - start, 2),
+        "apply_s": round(applied - loaded, 2),
+        "scoring_s": round(scored - applied, 2),
+        "save_s": round(done - scored, 2),
+        "total_s": round(done - start, 2),
+        "cpu_s": round(cpu_seconds() - cpu, 2),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
