@@ -220,6 +220,19 @@ def api_risk_scorer():
     return RiskScorer(model, version="test-risk")
 
 
+@pytest.fixture(scope="session")
+def risk_models_dir(tmp_path_factory, api_risk_scorer):
+    """A registry whose "risk" champion is `api_risk_scorer`'s model: what `--models-dir`
+    of the scoring commands reads."""
+    from triage.registry import Registry
+
+    root = tmp_path_factory.mktemp("risk-models")
+    registry = Registry(root)
+    version = registry.create("risk", api_risk_scorer.model, {"kind": "risk_model", "metrics": {}})
+    registry.promote("risk", version)
+    return root
+
+
 # --- batch scoring on Dask (tests/dask_data.py) -------------------------------------------
 @pytest.fixture(scope="session")
 def dask_tables():

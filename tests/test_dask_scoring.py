@@ -33,17 +33,6 @@ def client():
         yield client
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, api_risk_scorer):
-    from triage.registry import Registry
-
-    root = tmp_path_factory.mktemp("dask-models")
-    registry = Registry(root)
-    version = registry.create("risk", api_risk_scorer.model, {"kind": "risk_model", "metrics": {}})
-    registry.promote("risk", version)
-    return root
-
-
 def test_scores_equal_one_process(client, dask_tables, dask_parts, api_risk_scorer, tmp_path):
     from triage.scale.orders import score_orders
 
@@ -238,20 +227,20 @@ def test_duplicate_orders_across_parts_fail(client, dask_tables, tmp_path, api_r
         score_orders(client, str(orders_dir), None, api_risk_scorer, str(tmp_path / "out"))
 
 
-def invoke(models_dir, *args, env=None):
+def invoke(risk_models_dir, *args, env=None):
     return CliRunner().invoke(
-        cli, ["--models-dir", str(models_dir), *map(str, args)], env=env or {}
+        cli, ["--models-dir", str(risk_models_dir), *map(str, args)], env=env or {}
     )
 
 
 def test_score_orders_command(
-    client, dask_tables, dask_parts, models_dir, api_risk_scorer, tmp_path
+    client, dask_tables, dask_parts, risk_models_dir, api_risk_scorer, tmp_path
 ):
     _, _, orders, events = dask_tables
     orders_dir, events_dir = dask_parts
     out = tmp_path / "scores"
     result = invoke(
-        models_dir,
+        risk_models_dir,
         "score-orders",
         "--engine",
         "dask",
@@ -271,7 +260,7 @@ def test_score_orders_command(
     local = local_scores(api_risk_scorer, orders, events)
     assert_same_scores(local, read_scores(out))
     again = invoke(
-        models_dir,
+        risk_models_dir,
         "score-orders",
         "--engine",
         "dask",
@@ -312,7 +301,7 @@ def _free_port() -> int:
     ),
 )
 def test_score_orders_bad_input_is_one_line(
-    models_dir, dask_parts, tmp_path, monkeypatch, args, message
+    risk_models_dir, dask_parts, tmp_path, monkeypatch, args, message
 ):
     import triage.scale.cluster
 
@@ -321,21 +310,23 @@ def test_score_orders_bad_input_is_one_line(
     (tmp_path / "empty_dir").mkdir()
     values = {"w": tmp_path, "orders": dask_parts[0], "port": _free_port()}
     result = invoke(
-        models_dir, "score-orders", "--engine", "dask", *(a.format(**values) for a in args)
+        risk_models_dir, "score-orders", "--engine", "dask", *(a.format(**values) for a in args)
     )
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.output
 
 
-def test_scheduler_needs_the_dask_engine(models_dir, dask_parts, tmp_path):
-    result = invoke(models_dir, "score-orders", "--data", dask_parts[0], "--scheduler", "tcp://x:1")
+def test_scheduler_needs_the_dask_engine(risk_models_dir, dask_parts, tmp_path):
+    result = invoke(
+        risk_models_dir, "score-orders", "--data", dask_parts[0], "--scheduler", "tcp://x:1"
+    )
     assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.output
 
 
-def predict_on_dask(client, models_dir, data, out):
+def predict_on_dask(client, risk_models_dir, data, out):
     return invoke(
-        models_dir, "predict", "cases", "--engine", "dask",
+        risk_models_dir, "predict", "cases", "--engine", "dask",
         "--scheduler", client.scheduler.address, "--data", data, "--out", out,
     )  # fmt: skip
 
@@ -383,7 +374,7 @@ def test_data_file_error_is_raised_for_missing_parts():
         parquet_parts("/nonexistent/orders")
 
 
-def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, models_dir, api_risk_scorer):
+def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, risk_models_dir, api_risk_scorer):
     """Input parts and output parts behind fsspec URLs, through the command (the in-memory file
     system: what s3:// or gs:// are to a real cluster)."""
     import fsspec
@@ -395,7 +386,7 @@ def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, models_dir, api
             fs.pipe(f"/dask-in/{folder.name}/{path.name}", path.read_bytes())
     try:
         result = invoke(
-            models_dir, "score-orders", "--engine", "dask", "--scheduler", client.scheduler.address,
+            risk_models_dir, "score-orders", "--engine", "dask", "--scheduler", client.scheduler.address,
             "--data", "memory://dask-in/orders", "--events", "memory://dask-in/events",
             "--as-of", "2024-10-20", "--out", "memory://dask-out", "--json",
         )  # fmt: skip
@@ -414,13 +405,15 @@ def test_fsspec_urls_in_and_out(client, dask_tables, dask_parts, models_dir, api
 
 
 @pytest.mark.filterwarnings("ignore:Port .* is already in use")
-def test_a_scheduler_without_workers_is_one_line(models_dir, dask_parts, tmp_path, monkeypatch):
+def test_a_scheduler_without_workers_is_one_line(
+    risk_models_dir, dask_parts, tmp_path, monkeypatch
+):
     import triage.scale.cluster
 
     monkeypatch.setattr(triage.scale.cluster, "CONNECT_TIMEOUT", "1s")
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
         result = invoke(
-            models_dir, "score-orders", "--engine", "dask", "--scheduler", empty.scheduler.address,
+            risk_models_dir, "score-orders", "--engine", "dask", "--scheduler", empty.scheduler.address,
             "--data", dask_parts[0], "--out", tmp_path / "out",
         )  # fmt: skip
     assert result.exit_code == 2, result.output

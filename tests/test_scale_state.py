@@ -195,26 +195,15 @@ def test_tables_read_back_as_written(market, tmp_path):
         pd.testing.assert_frame_equal(_read_table(tmp_path / name), frame)
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, api_risk_scorer):
-    from triage.registry import Registry
-
-    root = tmp_path_factory.mktemp("state-models")
-    registry = Registry(root)
-    version = registry.create("risk", api_risk_scorer.model, {"kind": "risk_model", "metrics": {}})
-    registry.promote("risk", version)
-    return root
-
-
-def invoke(models_dir, *args):
-    return CliRunner().invoke(cli, ["--models-dir", str(models_dir), *map(str, args)])
+def invoke(risk_models_dir, *args):
+    return CliRunner().invoke(cli, ["--models-dir", str(risk_models_dir), *map(str, args)])
 
 
 def suggested(output: str) -> list[tuple]:
     return sorted((s["order_id"], s["risk"], s["category"]) for s in json.loads(output))
 
 
-def test_score_orders_with_a_state(models_dir, market, tmp_path):
+def test_score_orders_with_a_state(risk_models_dir, market, tmp_path):
     """The command suggests what it suggests over the whole tables, day after day."""
     orders, events = market
     before = since = None
@@ -225,15 +214,15 @@ def test_score_orders_with_a_state(models_dir, market, tmp_path):
         now[0].to_parquet(tmp_path / "all-orders.parquet")
         now[1].to_parquet(tmp_path / "all-events.parquet")
         args = ("score-orders", "--as-of", day, "--no-store", "--json")
-        full = invoke(models_dir, *args, "--data", tmp_path / "all-orders.parquet",
+        full = invoke(risk_models_dir, *args, "--data", tmp_path / "all-orders.parquet",
                       "--events", tmp_path / "all-events.parquet")  # fmt: skip
-        daily = invoke(models_dir, *args, "--state", tmp_path / "state",
+        daily = invoke(risk_models_dir, *args, "--state", tmp_path / "state",
                        "--data", tmp_path / "orders", "--events", tmp_path / "events")  # fmt: skip
         assert full.exit_code == 0 and daily.exit_code == 0, full.output + daily.output
         assert suggested(daily.stdout) == suggested(full.stdout)
         assert len(suggested(full.stdout)) > 5
         before, since = now, at
-    result = invoke(models_dir, "score-orders", "--engine", "dask", "--state", tmp_path / "state",
+    result = invoke(risk_models_dir, "score-orders", "--engine", "dask", "--state", tmp_path / "state",
                     "--data", tmp_path / "orders", "--out", tmp_path / "o")  # fmt: skip
     assert result.exit_code == 2 and "use it with --engine local" in result.output
 
