@@ -100,25 +100,29 @@ def cut_sums(
     `facts` spread over the grid, at a 20th of the work."""
     c = len(times)
     out = {}
-    firsts: dict[int, np.ndarray] = {}  # several facts share their times: found once
+    # several facts share their times and keys: each search and combined key made once, for
+    # the facts known by the last time only
+    counted: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    bases: dict[tuple[int, int], np.ndarray] = {}
     for name, keys, known, values in facts(ledger, spread=False):
         kind, points = _kind(name), _points(name)
         size = 1 if kind == "platform" else sizes[kind]
-        if id(known) not in firsts:
-            firsts[id(known)] = np.searchsorted(times, known, side="left")
-        first = firsts[id(known)]
-        counted = first < c
-        keys, first, values = keys[counted], first[counted], values[counted]
+        if id(known) not in counted:
+            first = np.searchsorted(times, known, side="left")
+            rows = np.flatnonzero(first < c)
+            counted[id(known)] = rows, first[rows]
+        rows, first = counted[id(known)]
+        if (id(keys), id(known)) not in bases:
+            bases[id(keys), id(known)] = keys[rows] * c + first
+        flat, values = bases[id(keys), id(known)], values[rows]
         if points == 1:
-            flat = keys * c + first
             n = np.bincount(flat, minlength=size * c).reshape(size, c)
             # float sums of integers stay exact below 2**53 (seconds: 285 million years)
             s = np.bincount(flat, weights=values, minlength=size * c).reshape(size, c)
         else:
             grid = TRANSIT_GRID if name.startswith("exceed_") else FRACTION_GRID
             below = np.searchsorted(grid, values, side="left")  # value > grid[i] for i < below
-            flat = (keys * c + first) * (points + 1) + below
-            binned = np.bincount(flat, minlength=size * c * (points + 1))
+            binned = np.bincount(flat * (points + 1) + below, minlength=size * c * (points + 1))
             binned = binned.reshape(size, c, points + 1)
             # per point i: the facts with more than i points below their value
             above = np.cumsum(binned[:, :, ::-1], axis=2)[:, :, ::-1][:, :, 1:]
