@@ -32,7 +32,7 @@ from triage.orders.risk.history import (
     Vocabulary,
     stamp,
 )
-from triage.orders.risk.snapshots import DAY, NEVER, first_event_times, promise_end, seconds
+from triage.orders.risk.snapshots import DAY, NEVER, promise_end, seconds
 
 __all__ = [
     "CATEGORICAL",
@@ -170,16 +170,25 @@ class OrderFeatures:
         self.purchase = seconds(orders["purchased_at"])
         self.promise_end = promise_end(orders)
         self.ship_by = seconds(orders["ship_by"])
-        self.pickup = first_event_times(orders, events, "picked_up")
-        self.label = first_event_times(orders, events, "label_created")
 
-        # own tracking events, keyed by order position
-        position = pd.Series(np.arange(n), index=orders["order_id"].to_numpy())
-        event_row = position.reindex(events["order_id"].to_numpy()).to_numpy()
-        keep = ~np.isnan(event_row)
-        event_row = event_row[keep].astype(np.int64)
+        # own tracking events, keyed by order position: the events' ids looked up once (object
+        # indexes: pandas would otherwise turn the ids into its string type first)
+        ids = pd.Index(orders["order_id"].to_numpy(object), dtype=object)
+        found = ids.get_indexer(pd.Index(events["order_id"].to_numpy(object), dtype=object))
+        keep = found >= 0
+        event_row = found[keep]
         event_time = seconds(events["time"])[keep]
-        event_kind = pd.Index(EVENT_TYPES).get_indexer(events["event_type"].to_numpy()[keep])
+        event_kind = pd.Index(EVENT_TYPES, dtype=object).get_indexer(
+            pd.Index(events["event_type"].to_numpy(object)[keep], dtype=object)
+        )
+        # the first time of a kind per order: what first_event_times gives
+        firsts = {}
+        for kind in ("picked_up", "label_created", "delivered"):
+            first = np.full(n, NEVER, np.int64)
+            chosen = event_kind == EVENT_TYPES.index(kind)
+            np.minimum.at(first, event_row[chosen], event_time[chosen])
+            firsts[kind] = first
+        self.pickup, self.label = firsts["picked_up"], firsts["label_created"]
         order = np.lexsort((event_time, event_row))
         self.event_row = event_row[order]
         self.event_time = event_time[order]
@@ -194,7 +203,9 @@ class OrderFeatures:
 
         # keys of these orders and, unless given, the history of other orders' outcomes
         vocabulary = vocabulary or Vocabulary()
-        ledger = Ledger.from_tables(orders, events, vocabulary, pickup=self.pickup)
+        ledger = Ledger.from_tables(
+            orders, events, vocabulary, pickup=self.pickup, delivered_event=firsts["delivered"]
+        )
         self.seller_key, self.lane_key = ledger.seller, ledger.lane
         self.carrier_key, self.region_key = ledger.carrier, ledger.region
         if history is None:

@@ -107,8 +107,12 @@ class Vocabulary:
 
     def codes(self, kind: str, values: np.ndarray) -> np.ndarray:
         known = self._codes[kind]
-        codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str), sort=False)
-        mapped = np.array([known.setdefault(name, len(known)) for name in uniques], np.int64)
+        # the distinct values first, then their text (not the whole column through pandas'
+        # string type); a missing value is the name "nan"
+        codes, uniques = pd.factorize(
+            np.asarray(values, dtype=object), sort=False, use_na_sentinel=False
+        )
+        mapped = np.array([known.setdefault(str(name), len(known)) for name in uniques], np.int64)
         return mapped[codes] if len(mapped) else np.zeros(len(values), np.int64)
 
     def names(self) -> dict[str, list[str]]:
@@ -140,9 +144,10 @@ class Ledger:
         vocabulary: Vocabulary,
         *,
         pickup: np.ndarray | None = None,
+        delivered_event: np.ndarray | None = None,
     ) -> Ledger:
-        """The ledger of canonical `orders` with their `events` (`pickup`: the first
-        ``picked_up`` times when the caller has them already)."""
+        """The ledger of canonical `orders` with their `events` (`pickup`, `delivered_event`:
+        the first ``picked_up`` and ``delivered`` times when the caller has them already)."""
         lane = (
             orders["seller_region"].astype(str)
             + ">"
@@ -159,7 +164,11 @@ class Ledger:
             region=vocabulary.codes("region", orders["buyer_region"].to_numpy(object)),
             purchase=seconds(orders["purchased_at"]),
             promise_end=promise_end(orders),
-            delivered=delivery_times(orders, events),
+            delivered=(
+                delivery_times(orders, events)
+                if delivered_event is None
+                else np.minimum(seconds(orders["delivered_at"]), delivered_event)
+            ),
             pickup=(
                 pickup if pickup is not None else first_event_times(orders, events, "picked_up")
             ),
