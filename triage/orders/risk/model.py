@@ -90,7 +90,10 @@ def encode_features(
             known = levels[name]
             # an index lookup, not pd.Categorical: values outside the categories are expected
             # here (a carrier the model never saw) and pandas deprecates them in a Categorical
-            codes = pd.Index(known).get_indexer(values.astype(object))
+            # object indexes: pandas would turn both sides into its string type first
+            codes = pd.Index(known, dtype=object).get_indexer(
+                pd.Index(values.astype(object), dtype=object)
+            )
             matrix[:, j] = np.where(codes < 0, len(known) - 1, codes)  # the last is "other"
         else:
             matrix[:, j] = values
