@@ -31,6 +31,7 @@ __all__ = [
     "WORKER_CONFIG",
     "Progress",
     "connect",
+    "filesystem",
     "gather",
     "output_dir",
     "parquet_parts",
@@ -114,7 +115,9 @@ def connect(address: str | None = None) -> Iterator[Any]:
         yield client
 
 
-def _filesystem(url: str):
+def filesystem(url: str):
+    """(fsspec file system, path) of a local path or fsspec URL; an unknown protocol, or one
+    whose package is missing, is a `DataFileError`."""
     from fsspec.core import url_to_fs
 
     try:
@@ -132,7 +135,7 @@ def parquet_parts(url: str, option: str = "--data") -> list[str]:
             f"{option} {url}: CSV and JSONL are read in one process; --engine dask reads Parquet "
             "(a file or a directory of parts)"
         )
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     if fs.isdir(path):
         found = sorted(
             p
@@ -152,7 +155,7 @@ def parquet_parts(url: str, option: str = "--data") -> list[str]:
 def output_dir(url: str) -> str:
     """Create the output directory `url` (a path or fsspec URL); one holding files already is an
     error, so that parts of an earlier run never mix with this one's."""
-    fs, path = _filesystem(url)
+    fs, path = filesystem(url)
     if fs.exists(path):
         if not fs.isdir(path):
             raise InputError(f"--out {url}: a file; --engine dask writes a directory of parts")
@@ -187,7 +190,7 @@ def write_part(frame, out: str, index: int) -> str:
     """Write one output part: to a temporary name, then renamed (a reader never sees half a
     part)."""
     final = part_name(out, index)
-    fs, path = _filesystem(final)
+    fs, path = filesystem(final)
     temporary = path + ".tmp"
     frame = frame.copy(deep=False)
     frame.attrs = {}  # pandas would try to keep them as JSON

@@ -58,7 +58,7 @@ from triage.orders.risk.features import OrderFeatures
 from triage.orders.risk.history import KINDS, Ledger, Vocabulary, facts
 from triage.orders.risk.scoring import scoring_time
 from triage.orders.risk.snapshots import NEVER, seconds
-from triage.scale.cluster import _filesystem, parquet_parts, read_part
+from triage.scale.cluster import filesystem, parquet_parts, read_part
 from triage.scale.history import CutHistory, cut_sums, cut_times, purchased_by
 
 __all__ = ["Records", "RiskState", "StateRun"]
@@ -351,7 +351,7 @@ class RiskState:
         """The parts of `url` not read yet; a part read before whose size changed is an error
         (parts are added, never rewritten)."""
         parts = parquet_parts(url, option)
-        fs, root = _filesystem(url)
+        fs, root = filesystem(url)
         root = root.rstrip("/")
         seen = self.parts[table]
         unread = []
