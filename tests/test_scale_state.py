@@ -222,6 +222,13 @@ def test_score_orders_with_a_state(risk_models_dir, market, tmp_path):
         assert suggested(daily.stdout) == suggested(full.stdout)
         assert len(suggested(full.stdout)) > 5
         before, since = now, at
+    # nothing new: the same orders scored again, and the line says so
+    again = invoke(risk_models_dir, "score-orders", "--as-of", DAYS[2], "--no-store",
+                   "--state", tmp_path / "state", "--data", tmp_path / "orders",
+                   "--events", tmp_path / "events")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "read 0 orders and 0 events from new parts" in again.stdout
+    assert f"{len(json.loads(daily.stdout))} suggestions" in again.stdout
     result = invoke(risk_models_dir, "score-orders", "--engine", "dask", "--state", tmp_path / "state",
                     "--data", tmp_path / "orders", "--out", tmp_path / "o")  # fmt: skip
     assert result.exit_code == 2 and "use it with --engine local" in result.output

@@ -371,6 +371,7 @@ def score_orders(
     scorer = RiskScorer.from_loaded(resolve_model(model_ref, settings))
     state = features = None
     let_go: dict[str, str] = {}  # orders the state let go this run: delivered or canceled
+    read = ""
     if state_dir is None:
         orders, events = read_order_tables(data_path, events_path)
     else:
@@ -381,6 +382,10 @@ def score_orders(
         orders, events, features, when, let_go = (
             run.orders, run.events, run.features, run.as_of, run.closed
         )  # fmt: skip
+        read = (
+            f" (read {run.read['orders']} orders and {run.read['events']} events from new "
+            f"parts; state {state_dir})"
+        )
     cases: set[str] = set()
     if cases_path is not None:
         frame = read_table(cases_path, text_columns=["order_id"])
@@ -435,7 +440,7 @@ def score_orders(
         return
     as_of_text = frame.attrs.get("as_of", "-")
     click.echo(
-        f"scored {len(frame)} open orders as of {as_of_text}: {len(flagged)} at or above the threshold "
+        f"scored {len(frame)} open orders as of {as_of_text}{read}: {len(flagged)} at or above the threshold "
         f"{scorer.threshold:.3f}, {len(made)} suggestions"
         + (f" stored in {where}" if where else "")
         + (f", {len(closed)} open suggestions of settled orders closed" if closed else "")
