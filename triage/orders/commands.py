@@ -375,8 +375,12 @@ def score_orders(
     if state_dir is None:
         orders, events = read_order_tables(data_path, events_path)
     else:
+        from triage.scale.cluster import parquet_parts
         from triage.scale.state import RiskState
 
+        parquet_parts(str(data_path), "--data", reader="--state")  # before the state is made
+        if events_path is not None:
+            parquet_parts(str(events_path), "--events", reader="--state")
         state = RiskState.load(state_dir)
         run = state.apply_parts(str(data_path), events_path and str(events_path), as_of=when)
         orders, events, features, when, let_go = (

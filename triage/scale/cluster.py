@@ -126,13 +126,14 @@ def filesystem(url: str):
         raise DataFileError(f"{url}: {exc}") from None
 
 
-def parquet_parts(url: str, option: str = "--data") -> list[str]:
+def parquet_parts(url: str, option: str = "--data", reader: str = "--engine dask") -> list[str]:
     """The Parquet files of `url`: the file itself, or the ``*.parquet`` / ``*.pq`` files under
-    a directory (sorted; names starting with ``_`` or ``.`` skipped, as Spark and Dask write)."""
+    a directory (sorted; names starting with ``_`` or ``.`` skipped, as Spark and Dask write).
+    `reader` names what needs Parquet in the errors."""
     suffix = os.path.splitext(url.rstrip("/"))[1].lower()
     if FORMATS.get(suffix) in ("csv", "jsonl"):
         raise InputError(
-            f"{option} {url}: CSV and JSONL are read in one process; --engine dask reads Parquet "
+            f"{option} {url}: CSV and JSONL are read in one process; {reader} reads Parquet "
             "(a file or a directory of parts)"
         )
     fs, path = filesystem(url)
@@ -148,7 +149,7 @@ def parquet_parts(url: str, option: str = "--data") -> list[str]:
     if not fs.isfile(path):
         raise DataFileError(f"{url}: no such file or directory")
     if suffix not in PART_SUFFIXES:
-        raise DataFileError(f"{url}: --engine dask reads Parquet (.parquet or .pq)")
+        raise DataFileError(f"{url}: {reader} reads Parquet (.parquet or .pq)")
     return [url]
 
 

@@ -350,7 +350,7 @@ class RiskState:
     def _unread(self, url: str, table: str, option: str) -> list[str]:
         """The parts of `url` not read yet; a part read before whose size changed is an error
         (parts are added, never rewritten)."""
-        parts = parquet_parts(url, option)
+        parts = parquet_parts(url, option, reader="--state")
         fs, root = filesystem(url)
         root = root.rstrip("/")
         seen = self.parts[table]
