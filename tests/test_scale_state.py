@@ -241,3 +241,13 @@ def test_one_run_at_a_time(api_risk_scorer, market, tmp_path):
         RiskState.load(tmp_path / "state")
     first.close()
     RiskState.load(tmp_path / "state").close()  # free again
+
+
+def test_state_input_must_be_parquet(risk_models_dir, market, tmp_path):
+    market[0].to_csv(tmp_path / "orders.csv", index=False)
+    result = invoke(risk_models_dir, "score-orders", "--state", tmp_path / "state",
+                    "--data", tmp_path / "orders.csv")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "--state reads Parquet" in lines[0]
+    assert not (tmp_path / "state").exists()  # nothing made for a run that cannot start
