@@ -195,8 +195,10 @@ def test_tables_read_back_as_written(market, tmp_path):
         pd.testing.assert_frame_equal(_read_table(tmp_path / name), frame)
 
 
-def invoke(risk_models_dir, *args):
-    return CliRunner().invoke(cli, ["--models-dir", str(risk_models_dir), *map(str, args)])
+def invoke(risk_models_dir, *args, env=None):
+    return CliRunner().invoke(
+        cli, ["--models-dir", str(risk_models_dir), *map(str, args)], env=env or {}
+    )
 
 
 def suggested(output: str) -> list[tuple]:
@@ -251,3 +253,33 @@ def test_state_input_must_be_parquet(risk_models_dir, market, tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "--state reads Parquet" in lines[0]
     assert not (tmp_path / "state").exists()  # nothing made for a run that cannot start
+
+
+def test_stored_suggestions_open_and_close_as_with_full_runs(risk_models_dir, market, tmp_path):
+    """With --store, day after day: the suggestions made and the open ones closed (their orders
+    delivered since) are those of full runs on a database of their own."""
+    import re
+
+    orders, events = market
+    before = since = None
+    for day in DAYS[:3]:
+        at = pd.Timestamp(day, tz="UTC")
+        now = censor(orders, events, at)
+        add_part(tmp_path, day, *changes(before, now, since))
+        now[0].to_parquet(tmp_path / "all-orders.parquet")
+        now[1].to_parquet(tmp_path / "all-events.parquet")
+        lines = []
+        for name, inputs in (
+            ("full", ("--data", tmp_path / "all-orders.parquet",
+                      "--events", tmp_path / "all-events.parquet")),
+            ("daily", ("--state", tmp_path / "state", "--data", tmp_path / "orders",
+                       "--events", tmp_path / "events")),
+        ):  # fmt: skip
+            result = invoke(risk_models_dir, "score-orders", "--as-of", day, *inputs,
+                            env={"TRIAGE_DATA_DIR": str(tmp_path / name)})  # fmt: skip
+            assert result.exit_code == 0, result.output
+            line = result.stdout.splitlines()[0]
+            lines.append(re.sub(r" \(read .*?\)| stored in \S+", "", line))
+        assert lines[0] == lines[1]
+        before, since = now, at
+    assert "open suggestions of settled orders closed" in lines[0]  # the last day closed some

@@ -29,7 +29,7 @@ order delivered or canceled by an earlier run that is open again (its events are
 kept): that is an error that says to rebuild the state.
 
 Orders are told apart by two independent 64-bit hashes of their id (a false match needs both
-to collide: about one chance in 10^26 among ten million orders). Counts and sums are integers,
+to collide: less than one chance in 10^24 among ten million orders). Counts and sums are integers,
 so a run from yesterday's state and today's parts gives the scores and features a full run
 over all the parts gives (tests/test_scale_state.py).
 
