@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -138,10 +139,15 @@ def test_changes_to_settled_orders_are_exact(api_risk_scorer, market, tmp_path):
     assert_same_scores(
         full_scores(scorer, full_orders.reset_index(drop=True), full_events, at), got
     )
-    # a later day goes on from there, exactly as well
+    # a later day goes on from there, exactly as well: the whole market with the changes
+    everything = pd.concat([market[0][market[0]["order_id"] != one["order_id"]], changed])
+    everything = everything.reset_index(drop=True)
+    all_events = pd.concat([market[1], extra]).sort_values(["order_id", "time"], kind="stable")
     later = pd.Timestamp("2024-09-05", tz="UTC")
-    now = censor(full_orders.reset_index(drop=True), full_events, later)
-    add_part(tmp_path, "2024-09-05", *changes(censor(full_orders, full_events, at), now, at))
+    now = censor(everything, all_events, later)
+    new_orders, new_events = changes(censor(everything, all_events, at), now, at)
+    assert len(new_orders) > 100 and len(new_events) > 500
+    add_part(tmp_path, "2024-09-05", new_orders, new_events)
     got, _ = state_scores(scorer, tmp_path, later)
     assert_same_scores(full_scores(scorer, *now, later), got)
 
@@ -283,3 +289,25 @@ def test_stored_suggestions_open_and_close_as_with_full_runs(risk_models_dir, ma
         assert lines[0] == lines[1]
         before, since = now, at
     assert "open suggestions of settled orders closed" in lines[0]  # the last day closed some
+
+
+def test_a_run_over_many_parts(api_risk_scorer, market, tmp_path):
+    """Orders over several parts (one order in two: the later part's row wins), events cut by
+    row so that an order's delivery comes in another part than its other events: one run
+    scores as one process over the tables."""
+    at = pd.Timestamp(DAYS[2], tz="UTC")
+    orders, events = censor(*market, at)
+    shuffled = orders.sample(frac=1.0, random_state=3)
+    t = int(at.timestamp())
+    changed = orders.iloc[api_risk_scorer.open_rows(orders, events, t)[:1]].copy()
+    changed["promised_date"] += pd.Timedelta(days=2)  # a promise moved, sent again
+    for i, rows in enumerate(np.array_split(np.arange(len(shuffled)), 3)):
+        add_part(tmp_path, f"a{i}", shuffled.iloc[rows])
+    add_part(tmp_path, "a3", changed)
+    for i, rows in enumerate(np.array_split(np.arange(len(events)), 4)):
+        add_part(tmp_path, f"b{i}", events=events.iloc[rows])
+    got, state = state_scores(api_risk_scorer, tmp_path, at)
+    final = pd.concat([orders[orders["order_id"] != changed["order_id"].iloc[0]], changed])
+    assert_same_scores(full_scores(api_risk_scorer, final.reset_index(drop=True), events, at), got)
+    assert changed["order_id"].iloc[0] in set(got["order_id"])
+    assert len(state.open_events) < len(events) / 3  # only the open orders' events kept

@@ -277,29 +277,49 @@ class RiskState:
     sample: pd.DataFrame | None = None  # one validated order: `cut_times` builds on it
     _new_chunk: Records | None = None  # settled by this run, written by `save`
     _held: Any = None  # the open lock file
-    _read_keys: tuple = ()  # ids read this run with their hashes (each id once)
+    _read_keys: list = field(default_factory=list)  # ids read this run with their hashes
 
     # -- the run -----------------------------------------------------------------------------
     def apply_parts(self, orders_url: str, events_url: str | None, *, as_of=None) -> StateRun:
         """Read the parts not read before, apply them and make this run's features (the state
-        changes in memory; `save` writes it). `as_of` defaults to the latest time seen."""
-        orders, events, read = self._new_parts(orders_url, events_url)
+        changes in memory; `save` writes it). `as_of` defaults to the latest time seen.
+
+        Parts are taken in one at a time, the orders' first, then the events': of the events
+        only those of orders still open are kept, so a run that reads many parts (the first
+        run of a state reads them all) holds the records, the open orders and one part."""
+        given = None if as_of is None else scoring_time(_no_orders(), _no_events(), as_of)
+        if given is not None and self.as_of is not None and given < self.as_of:
+            raise InputError(
+                f"--as-of {pd.Timestamp(given, unit='s', tz='UTC')} is before the last run of "
+                f"this state ({pd.Timestamp(self.as_of, unit='s', tz='UTC')}): a state only "
+                "moves forward; score an earlier time without --state"
+            )
+        order_parts = self._unread(orders_url, "orders", "--data")
+        event_parts = [] if events_url is None else self._unread(events_url, "events", "--events")
+        read = {"orders": 0, "events": 0}
+        self._read_keys, eventless = [], []
+        for part in order_parts:
+            frame = read_part(part)
+            if frame.empty:
+                continue
+            orders = validate_orders(frame, where=part)
+            eventless.append(self._take_orders(orders))
+            read["orders"] += len(orders)
         if self.sample is None:
-            if orders.empty:
-                raise DataFileError(f"{orders_url}: no orders in any part")
-            self.sample = orders.iloc[:1].reset_index(drop=True)
-            self.open_orders = orders.iloc[:0]
-        eventless = self._apply(orders, events)
-        seen = [self.latest] if self.latest is not None else []
-        if len(orders) or len(events):
-            seen.append(scoring_time(orders if len(orders) else self.sample, events))
-        self.latest = max(seen)
-        t = self.latest if as_of is None else scoring_time(self.sample, events, as_of)
+            raise DataFileError(f"{orders_url}: no orders in any part")
+        # an order done by then is done at the scoring time: it is at or after both
+        self._trim(self.latest if given is None else given)
+        for part in event_parts:
+            events = validate_events(read_part(part), where=part)
+            self._take_events(events)
+            read["events"] += len(events)
+            self._trim(self.latest if given is None else given)
+        t = self.latest if given is None else given
         if self.as_of is not None and t < self.as_of:
             raise InputError(
-                f"--as-of {pd.Timestamp(t, unit='s', tz='UTC')} is before the last run of this "
-                f"state ({pd.Timestamp(self.as_of, unit='s', tz='UTC')}): a state only moves "
-                "forward; score an earlier time without --state"
+                f"the latest time the parts hold, {pd.Timestamp(t, unit='s', tz='UTC')}, is "
+                f"before the last run of this state ({pd.Timestamp(self.as_of, unit='s', tz='UTC')})"
+                ", which was given a later --as-of: give --as-of again"
             )
         times = cut_times(self.sample, t)
         if times[0] < self.horizon:  # the features ask further back than the state kept
@@ -307,7 +327,7 @@ class RiskState:
                 "the risk features look further back than this state keeps (it was written by "
                 "another version): rebuild it with a new --state directory"
             )
-        self._drop_closed(t, eventless)
+        self._drop_closed(t, np.concatenate([np.zeros(0, np.uint64), *eventless]))
         features = OrderFeatures(
             self.open_orders,
             self.open_events,
@@ -322,34 +342,20 @@ class RiskState:
 
     def _closed(self, t: int) -> dict[str, str]:
         """The orders this run read that are no longer open: "delivered" or "canceled"."""
-        ids, h1, h2 = self._read_keys
+        if not self._read_keys:
+            return {}
+        ids, h1, h2 = (np.concatenate(parts) for parts in zip(*self._read_keys, strict=True))
+        _, first = np.unique(h1, return_index=True)
+        ids, h1, h2 = ids[first], h1[first], h2[first]
         gone = ~_member(h1, self.open_keys[0])
         at = self.live.find(h1[gone], h2[gone])
         delivered = self.live.delivered()[at] <= t  # as `order_states` ranks them
         states = np.where(delivered, "delivered", "canceled")
         return dict(zip(ids[gone].tolist(), states.tolist(), strict=True))
 
-    def _new_parts(self, orders_url: str, events_url: str | None):
-        """The validated rows of the parts not read before, and how many of each were read."""
-        frames = []
-        for part in self._unread(orders_url, "orders", "--data"):
-            frame = read_part(part)
-            if len(frame):
-                frames.append(validate_orders(frame, where=part))
-        empty = self.sample.iloc[:0] if self.sample is not None else _no_orders()
-        orders = pd.concat(frames, ignore_index=True) if frames else empty
-        # an order in several parts: the last part's row (parts are read in name order)
-        orders = orders.drop_duplicates("order_id", keep="last").reset_index(drop=True)
-        frames = []
-        if events_url is not None:
-            for part in self._unread(events_url, "events", "--events"):
-                frames.append(validate_events(read_part(part), where=part))
-        events = pd.concat(frames, ignore_index=True) if frames else _no_events()
-        return orders, events, {"orders": len(orders), "events": len(events)}
-
     def _unread(self, url: str, table: str, option: str) -> list[str]:
-        """The parts of `url` not read yet; a part read before whose size changed is an error
-        (parts are added, never rewritten)."""
+        """The parts of `url` not read yet, in name order; a part read before whose size
+        changed is an error (parts are added, never rewritten)."""
         parts = parquet_parts(url, option, reader="--state")
         fs, root = filesystem(url)
         root = root.rstrip("/")
@@ -372,26 +378,42 @@ class RiskState:
             seen[name] = size
         return unread
 
-    def _apply(self, orders: pd.DataFrame, events: pd.DataFrame) -> np.ndarray:
-        """Take in the new rows of `orders` and the new `events`; the hashes (h1) of the orders
-        read again whose events were let go before (delivered or canceled then)."""
-        assert self.open_orders is not None
+    def _note_read(self, ids: pd.Series, h1: np.ndarray, h2: np.ndarray) -> None:
+        """Remember the ids read this run (each once per part), for `_closed`."""
+        _, first = np.unique(h1, return_index=True)
+        self._read_keys.append((ids.to_numpy(object)[first], h1[first], h2[first]))
+
+    def _take_orders(self, orders: pd.DataFrame) -> np.ndarray:
+        """Take in the rows of one part of orders (replacing those read before); the hashes
+        (h1) of the orders read again whose events were let go before (delivered or canceled
+        then)."""
+        if self.sample is None:
+            self.sample = orders.iloc[:1].reset_index(drop=True)
+            self.open_orders = orders.iloc[:0]
         h1, h2 = id_hashes(orders["order_id"])
-        e1, e2 = id_hashes(events["order_id"])
-        self._unsettle(np.concatenate([h1, e1]), np.concatenate([h2, e2]))
-        ids = np.concatenate(
-            [orders["order_id"].to_numpy(object), events["order_id"].to_numpy(object)]
-        )
-        _, first = np.unique(np.concatenate([h1, e1]), return_index=True)
-        self._read_keys = (
-            ids[first],
-            np.concatenate([h1, e1])[first],
-            np.concatenate([h2, e2])[first],
-        )
-        known = self.live.find(h1, h2) >= 0
+        self._unsettle(h1, h2)
+        self._note_read(orders["order_id"], h1, h2)
         open_h1 = self.open_keys[0]
+        known = self.live.find(h1, h2) >= 0
         eventless = h1[known & ~_member(h1, open_h1)]
         self.live = self.live.upsert(Records.of_orders(orders, self.vocabulary, (h1, h2)))
+        kept = ~_member(open_h1, h1)
+        self.open_orders = pd.concat([self.open_orders[kept], orders], ignore_index=True)
+        self.open_keys = tuple(
+            np.concatenate([old[kept], new])
+            for old, new in zip(self.open_keys, (h1, h2), strict=True)
+        )
+        self._saw(int(seconds(orders["purchased_at"]).max()))
+        return eventless
+
+    def _take_events(self, events: pd.DataFrame) -> None:
+        """Take in one part of events: the first times of the records, and the events of the
+        orders still open."""
+        if events.empty:
+            return
+        e1, e2 = id_hashes(events["order_id"])
+        self._unsettle(e1, e2)
+        self._note_read(events["order_id"], e1, e2)
         at = self.live.add_events(events, (e1, e2))
         if (at < 0).any():
             stray = events["order_id"][at < 0]
@@ -399,34 +421,38 @@ class RiskState:
                 f"events: {len(stray)} event(s) refer to orders that are not in the orders "
                 f"table (first: {stray.iloc[0]})"
             )
-        kept = ~_member(open_h1, h1)
-        self.open_orders = pd.concat([self.open_orders[kept], orders], ignore_index=True)
-        self.open_keys = tuple(
-            np.concatenate([old[kept], new])
-            for old, new in zip(self.open_keys, (h1, h2), strict=True)
-        )
-        self.open_events = pd.concat([self.open_events, events], ignore_index=True)
-        self.event_keys = np.concatenate([self.event_keys, e1])
-        return eventless
+        mine = _member(e1, self.open_keys[0])
+        self.open_events = pd.concat([self.open_events, events[mine]], ignore_index=True)
+        self.event_keys = np.concatenate([self.event_keys, e1[mine]])
+        self._saw(int(seconds(events["time"]).max()))
 
-    def _drop_closed(self, t: int, eventless: np.ndarray) -> None:
+    def _saw(self, latest: int) -> None:
+        self.latest = latest if self.latest is None else max(self.latest, latest)
+
+    def _trim(self, t: int) -> np.ndarray:
         """Keep the whole rows and events of the orders not delivered by `t` nor canceled (in
-        the order they came: an order's events with the same time stay in reading order)."""
+        the order they came: an order's events with the same time stay in reading order); the
+        hashes (h1) of the orders kept."""
         h1, h2 = self.open_keys
         at = self.live.find(h1, h2)
         keep = (self.live.delivered()[at] > t) & ~self.live.c["canceled"][at]
-        again = keep & _member(h1, eventless)
-        if again.any():
-            again = self.open_orders["order_id"][again].iloc[0]
+        if not keep.all():
+            self.open_orders = self.open_orders[keep].reset_index(drop=True)
+            self.open_keys = h1[keep], h2[keep]
+            mine = _member(self.event_keys, h1[keep])
+            self.open_events = self.open_events[mine].reset_index(drop=True)
+            self.event_keys = self.event_keys[mine]
+        return h1[keep]
+
+    def _drop_closed(self, t: int, eventless: np.ndarray) -> None:
+        """`_trim` at the scoring time; an order among `eventless` still open is an error."""
+        kept = self._trim(t)
+        if len(eventless) and _member(kept, eventless).any():
+            again = self.open_orders["order_id"][_member(kept, eventless)].iloc[0]
             raise InputError(
                 f"order {again} was delivered or canceled and is open again: the state no "
                 "longer holds its events; rebuild it from all parts with a new --state directory"
             )
-        self.open_orders = self.open_orders[keep].reset_index(drop=True)
-        self.open_keys = h1[keep], h2[keep]
-        mine = _member(self.event_keys, h1[keep])
-        self.open_events = self.open_events[mine].reset_index(drop=True)
-        self.event_keys = self.event_keys[mine]
 
     # -- history -----------------------------------------------------------------------------
     def _sizes(self) -> dict[str, int]:
