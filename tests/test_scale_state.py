@@ -291,10 +291,15 @@ def test_stored_suggestions_open_and_close_as_with_full_runs(risk_models_dir, ma
     assert "open suggestions of settled orders closed" in lines[0]  # the last day closed some
 
 
-def test_a_run_over_many_parts(api_risk_scorer, market, tmp_path):
+@pytest.mark.parametrize("batch", [700, 1_000_000])
+def test_a_run_over_many_parts(api_risk_scorer, market, tmp_path, monkeypatch, batch):
     """Orders over several parts (one order in two: the later part's row wins), events cut by
     row so that an order's delivery comes in another part than its other events: one run
-    scores as one process over the tables."""
+    scores as one process over the tables, whether the parts are taken in several batches or
+    in one."""
+    import triage.scale.state
+
+    monkeypatch.setattr(triage.scale.state, "BATCH_ROWS", batch)
     at = pd.Timestamp(DAYS[2], tz="UTC")
     orders, events = censor(*market, at)
     shuffled = orders.sample(frac=1.0, random_state=3)

@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ HASH_KEYS = ("case-triage-st-1", "case-triage-st-2")  # two independent hashes o
 CODES = ("seller", "lane", "carrier", "region")
 TIMES = ("purchased_ns", "promise_end", "delivered_at", "delivered_event", "pickup", "last_fact")
 COLUMNS = ("h1", "h2", *CODES, *TIMES, "canceled")
+#: rows of parts applied at a time: a daily run's parts in one go, the first run's in a few
+BATCH_ROWS = 1_000_000
 
 
 def id_hashes(ids) -> tuple[np.ndarray, np.ndarray]:
@@ -284,9 +287,10 @@ class RiskState:
         """Read the parts not read before, apply them and make this run's features (the state
         changes in memory; `save` writes it). `as_of` defaults to the latest time seen.
 
-        Parts are taken in one at a time, the orders' first, then the events': of the events
-        only those of orders still open are kept, so a run that reads many parts (the first
-        run of a state reads them all) holds the records, the open orders and one part."""
+        Parts are taken in batches of about `BATCH_ROWS` rows, the orders' first, then the
+        events': of the events only those of orders still open are kept, so a run that reads
+        many parts (the first run of a state reads them all) holds the records, the open
+        orders and one batch."""
         given = None if as_of is None else scoring_time(_no_orders(), _no_events(), as_of)
         if given is not None and self.as_of is not None and given < self.as_of:
             raise InputError(
@@ -298,19 +302,16 @@ class RiskState:
         event_parts = [] if events_url is None else self._unread(events_url, "events", "--events")
         read = {"orders": 0, "events": 0}
         self._read_keys, eventless = [], []
-        for part in order_parts:
-            frame = read_part(part)
-            if frame.empty:
-                continue
-            orders = validate_orders(frame, where=part)
+        for orders in _batches(order_parts, validate_orders):
+            # an order in several parts of a batch: the last part's row
+            orders = orders.drop_duplicates("order_id", keep="last").reset_index(drop=True)
             eventless.append(self._take_orders(orders))
             read["orders"] += len(orders)
         if self.sample is None:
             raise DataFileError(f"{orders_url}: no orders in any part")
         # an order done by then is done at the scoring time: it is at or after both
         self._trim(self.latest if given is None else given)
-        for part in event_parts:
-            events = validate_events(read_part(part), where=part)
+        for events in _batches(event_parts, validate_events):
             self._take_events(events)
             read["events"] += len(events)
             self._trim(self.latest if given is None else given)
@@ -655,6 +656,23 @@ class RiskState:
             shutil.rmtree(root / previous, ignore_errors=True)
         self.close()
         return here
+
+
+def _batches(parts: list[str], validate) -> Iterator[pd.DataFrame]:
+    """The validated rows of `parts`, in order, about `BATCH_ROWS` at a time (parts without
+    rows skipped)."""
+    frames, rows = [], 0
+    for part in parts:
+        frame = read_part(part)
+        if frame.empty:
+            continue
+        frames.append(validate(frame, where=part))
+        rows += len(frame)
+        if rows >= BATCH_ROWS:
+            yield pd.concat(frames, ignore_index=True)
+            frames, rows = [], 0
+    if frames:
+        yield pd.concat(frames, ignore_index=True)
 
 
 def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
