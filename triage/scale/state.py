@@ -309,12 +309,18 @@ class RiskState:
             read["orders"] += len(orders)
         if self.sample is None:
             raise DataFileError(f"{orders_url}: no orders in any part")
-        # an order done by then is done at the scoring time: it is at or after both
-        self._trim(self.latest if given is None else given)
+
+        def trim() -> None:
+            # between batches of a large run only (a daily run is trimmed once, at the end):
+            # an order done by then is done at the scoring time, which is at or after both
+            if read["orders"] + read["events"] > BATCH_ROWS:
+                self._trim(self.latest if given is None else given)
+
+        trim()
         for events in _batches(event_parts, validate_events):
             self._take_events(events)
             read["events"] += len(events)
-            self._trim(self.latest if given is None else given)
+            trim()
         t = self.latest if given is None else given
         if self.as_of is not None and t < self.as_of:
             raise InputError(
