@@ -66,18 +66,23 @@ def state_scores(scorer, root: Path, at) -> tuple[pd.DataFrame, RiskState]:
     return frame, state
 
 
-def run_days(scorer, market, root: Path, days=DAYS):
-    """Each day's parts added and scored from the state; returns the last day's tables."""
-    orders, events = market
+def day_by_day(market, root: Path, days):
+    """Per day, after writing what it added as parts: (day, its time, the tables known then)."""
     before = since = None
     for day in days:
         at = pd.Timestamp(day, tz="UTC")
-        now = censor(orders, events, at)
+        now = censor(*market, at)
         add_part(root, day, *changes(before, now, since))
+        yield day, at, now
+        before, since = now, at
+
+
+def run_days(scorer, market, root: Path, days=DAYS):
+    """Each day's parts added and scored from the state; returns the last day's tables."""
+    for _, at, now in day_by_day(market, root, days):
         got, state = state_scores(scorer, root, at)
         assert_same_scores(full_scores(scorer, *now, at), got)
-        before, since = now, at
-    return before, state
+    return now, state
 
 
 def test_daily_runs_score_as_full_runs(api_risk_scorer, market, tmp_path):
@@ -211,25 +216,28 @@ def suggested(output: str) -> list[tuple]:
     return sorted((s["order_id"], s["risk"], s["category"]) for s in json.loads(output))
 
 
+def command_days(market, root: Path, days=DAYS[:3]):
+    """Per day, after writing its parts and the whole tables as known then: (day, the
+    arguments of a full run over the whole tables, those of a run from the state)."""
+    for day, _, now in day_by_day(market, root, days):
+        now[0].to_parquet(root / "all-orders.parquet")
+        now[1].to_parquet(root / "all-events.parquet")
+        yield (
+            day,
+            ("--data", root / "all-orders.parquet", "--events", root / "all-events.parquet"),
+            ("--state", root / "state", "--data", root / "orders", "--events", root / "events"),
+        )
+
+
 def test_score_orders_with_a_state(risk_models_dir, market, tmp_path):
     """The command suggests what it suggests over the whole tables, day after day."""
-    orders, events = market
-    before = since = None
-    for day in DAYS[:3]:
-        at = pd.Timestamp(day, tz="UTC")
-        now = censor(orders, events, at)
-        add_part(tmp_path, day, *changes(before, now, since))
-        now[0].to_parquet(tmp_path / "all-orders.parquet")
-        now[1].to_parquet(tmp_path / "all-events.parquet")
+    for day, full_inputs, daily_inputs in command_days(market, tmp_path):
         args = ("score-orders", "--as-of", day, "--no-store", "--json")
-        full = invoke(risk_models_dir, *args, "--data", tmp_path / "all-orders.parquet",
-                      "--events", tmp_path / "all-events.parquet")  # fmt: skip
-        daily = invoke(risk_models_dir, *args, "--state", tmp_path / "state",
-                       "--data", tmp_path / "orders", "--events", tmp_path / "events")  # fmt: skip
+        full = invoke(risk_models_dir, *args, *full_inputs)
+        daily = invoke(risk_models_dir, *args, *daily_inputs)
         assert full.exit_code == 0 and daily.exit_code == 0, full.output + daily.output
         assert suggested(daily.stdout) == suggested(full.stdout)
         assert len(suggested(full.stdout)) > 5
-        before, since = now, at
     # nothing new: the same orders scored again, and the line says so
     again = invoke(risk_models_dir, "score-orders", "--as-of", DAYS[2], "--no-store",
                    "--state", tmp_path / "state", "--data", tmp_path / "orders",
@@ -266,28 +274,15 @@ def test_stored_suggestions_open_and_close_as_with_full_runs(risk_models_dir, ma
     delivered since) are those of full runs on a database of their own."""
     import re
 
-    orders, events = market
-    before = since = None
-    for day in DAYS[:3]:
-        at = pd.Timestamp(day, tz="UTC")
-        now = censor(orders, events, at)
-        add_part(tmp_path, day, *changes(before, now, since))
-        now[0].to_parquet(tmp_path / "all-orders.parquet")
-        now[1].to_parquet(tmp_path / "all-events.parquet")
+    for day, full_inputs, daily_inputs in command_days(market, tmp_path):
         lines = []
-        for name, inputs in (
-            ("full", ("--data", tmp_path / "all-orders.parquet",
-                      "--events", tmp_path / "all-events.parquet")),
-            ("daily", ("--state", tmp_path / "state", "--data", tmp_path / "orders",
-                       "--events", tmp_path / "events")),
-        ):  # fmt: skip
+        for name, inputs in (("full", full_inputs), ("daily", daily_inputs)):
             result = invoke(risk_models_dir, "score-orders", "--as-of", day, *inputs,
                             env={"TRIAGE_DATA_DIR": str(tmp_path / name)})  # fmt: skip
             assert result.exit_code == 0, result.output
             line = result.stdout.splitlines()[0]
             lines.append(re.sub(r" \(read .*?\)| stored in \S+", "", line))
         assert lines[0] == lines[1]
-        before, since = now, at
     assert "open suggestions of settled orders closed" in lines[0]  # the last day closed some
 
 
