@@ -57,9 +57,12 @@ def full_scores(scorer, orders, events, at) -> pd.DataFrame:
     return frame.sort_values("order_id").reset_index(drop=True)
 
 
-def state_scores(scorer, root: Path, at) -> tuple[pd.DataFrame, RiskState]:
+def state_scores(scorer, root: Path, at, parts=None) -> tuple[pd.DataFrame, RiskState]:
+    """A run from the state under `root` over `parts` (orders, events: paths or URLs; the
+    folders under `root` by default): its scores by order id, and the state, saved."""
     state = RiskState.load(root / "state")
-    run = state.apply_parts(str(root / "orders"), str(root / "events"), as_of=at)
+    orders, events = parts or (str(root / "orders"), str(root / "events"))
+    run = state.apply_parts(orders, events, as_of=at)
     frame = scorer.score_frame(run.orders, run.events, as_of=run.as_of, features=run.features)
     state.save()
     frame = frame.drop(columns="row").sort_values("order_id").reset_index(drop=True)
@@ -311,3 +314,25 @@ def test_a_run_over_many_parts(api_risk_scorer, market, tmp_path, monkeypatch, b
     assert_same_scores(full_scores(api_risk_scorer, final.reset_index(drop=True), events, at), got)
     assert changed["order_id"].iloc[0] in set(got["order_id"])
     assert len(state.open_events) < len(events) / 3  # only the open orders' events kept
+
+
+def test_parts_behind_an_fsspec_url(api_risk_scorer, market, tmp_path):
+    """Parts on the in-memory file system of fsspec (what s3:// or gs:// are in production):
+    read by their names below the URL, day after day, as full runs score."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    try:
+        for _, at, now in day_by_day(market, tmp_path / "local", DAYS[:2]):
+            for table in ("orders", "events"):
+                for path in sorted((tmp_path / "local" / table).glob("*.parquet")):
+                    if not fs.exists(f"/state-in/{table}/{path.name}"):
+                        fs.pipe(f"/state-in/{table}/{path.name}", path.read_bytes())
+            urls = "memory://state-in/orders", "memory://state-in/events"
+            got, state = state_scores(api_risk_scorer, tmp_path, at, urls)
+            assert_same_scores(full_scores(api_risk_scorer, *now, at), got)
+            assert sorted(state.parts["orders"]) == [
+                f"part-{d}.parquet" for d in DAYS[: len(state.parts["orders"])]
+            ]
+    finally:
+        fs.rm("/state-in", recursive=True)
