@@ -280,7 +280,6 @@ class RiskState:
     sample: pd.DataFrame | None = None  # one validated order: `cut_times` builds on it
     _new_chunk: Records | None = None  # settled by this run, written by `save`
     _held: Any = None  # the open lock file
-    _read_keys: list = field(default_factory=list)  # ids read this run with their hashes
 
     # -- the run -----------------------------------------------------------------------------
     def apply_parts(self, orders_url: str, events_url: str | None, *, as_of=None) -> StateRun:
@@ -301,11 +300,13 @@ class RiskState:
         order_parts = self._unread(orders_url, "orders", "--data")
         event_parts = [] if events_url is None else self._unread(events_url, "events", "--events")
         read = {"orders": 0, "events": 0}
-        self._read_keys, eventless = [], []
+        seen, eventless = [], []  # the ids read (with their hashes), the orders read again
         for orders in _batches(order_parts, validate_orders):
             # an order in several parts of a batch: the last part's row
             orders = orders.drop_duplicates("order_id", keep="last").reset_index(drop=True)
-            eventless.append(self._take_orders(orders))
+            ids, again = self._take_orders(orders)
+            seen.append(ids)
+            eventless.append(again)
             read["orders"] += len(orders)
         if self.sample is None:
             raise DataFileError(f"{orders_url}: no orders in any part")
@@ -318,7 +319,7 @@ class RiskState:
 
         trim()
         for events in _batches(event_parts, validate_events):
-            self._take_events(events)
+            seen.append(self._take_events(events))
             read["events"] += len(events)
             trim()
         t = self.latest if given is None else given
@@ -341,19 +342,18 @@ class RiskState:
             history=self._history(times),
             vocabulary=self.vocabulary,
         )
-        closed = self._closed(t)
+        closed = self._closed(t, seen)
         self.as_of = t
         self._settle(t, int(times[0]))
         as_of_stamp = pd.Timestamp(t, unit="s", tz="UTC")
         return StateRun(as_of_stamp, self.open_orders, self.open_events, features, read, closed)
 
-    def _closed(self, t: int) -> dict[str, str]:
-        """The orders this run read that are no longer open: "delivered" or "canceled"."""
-        if not self._read_keys:
+    def _closed(self, t: int, seen: list[tuple[np.ndarray, ...]]) -> dict[str, str]:
+        """Of the orders this run read (`seen`: ids and hashes per batch), those no longer
+        open: "delivered" or "canceled"."""
+        if not seen:
             return {}
-        ids, h1, h2 = (np.concatenate(parts) for parts in zip(*self._read_keys, strict=True))
-        _, first = np.unique(h1, return_index=True)
-        ids, h1, h2 = ids[first], h1[first], h2[first]
+        ids, h1, h2 = _distinct(*(np.concatenate(parts) for parts in zip(*seen, strict=True)))
         gone = ~_member(h1, self.open_keys[0])
         at = self.live.find(h1[gone], h2[gone])
         delivered = self.live.delivered()[at] <= t  # as `order_states` ranks them
@@ -385,21 +385,15 @@ class RiskState:
             seen[name] = size
         return unread
 
-    def _note_read(self, ids: pd.Series, h1: np.ndarray, h2: np.ndarray) -> None:
-        """Remember the ids read this run (each once per part), for `_closed`."""
-        _, first = np.unique(h1, return_index=True)
-        self._read_keys.append((ids.to_numpy(object)[first], h1[first], h2[first]))
-
-    def _take_orders(self, orders: pd.DataFrame) -> np.ndarray:
-        """Take in the rows of one part of orders (replacing those read before); the hashes
-        (h1) of the orders read again whose events were let go before (delivered or canceled
-        then)."""
+    def _take_orders(self, orders: pd.DataFrame) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Take in one batch of orders (replacing the rows read before): the ids read with
+        their hashes, and the hashes (h1) of the orders read again whose events were let go
+        before (delivered or canceled then)."""
         if self.sample is None:
             self.sample = orders.iloc[:1].reset_index(drop=True)
             self.open_orders = orders.iloc[:0]
         h1, h2 = id_hashes(orders["order_id"])
         self._unsettle(h1, h2)
-        self._note_read(orders["order_id"], h1, h2)
         open_h1 = self.open_keys[0]
         known = self.live.find(h1, h2) >= 0
         eventless = h1[known & ~_member(h1, open_h1)]
@@ -411,16 +405,13 @@ class RiskState:
             for old, new in zip(self.open_keys, (h1, h2), strict=True)
         )
         self._saw(int(seconds(orders["purchased_at"]).max()))
-        return eventless
+        return _distinct(orders["order_id"].to_numpy(object), h1, h2), eventless
 
-    def _take_events(self, events: pd.DataFrame) -> None:
-        """Take in one part of events: the first times of the records, and the events of the
-        orders still open."""
-        if events.empty:
-            return
+    def _take_events(self, events: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        """Take in one batch of events (the first times of the records, the events of the
+        orders still open): the ids read with their hashes."""
         e1, e2 = id_hashes(events["order_id"])
         self._unsettle(e1, e2)
-        self._note_read(events["order_id"], e1, e2)
         at = self.live.add_events(events, (e1, e2))
         if (at < 0).any():
             stray = events["order_id"][at < 0]
@@ -432,6 +423,7 @@ class RiskState:
         self.open_events = pd.concat([self.open_events, events[mine]], ignore_index=True)
         self.event_keys = np.concatenate([self.event_keys, e1[mine]])
         self._saw(int(seconds(events["time"]).max()))
+        return _distinct(events["order_id"].to_numpy(object), e1, e2)
 
     def _saw(self, latest: int) -> None:
         self.latest = latest if self.latest is None else max(self.latest, latest)
@@ -662,6 +654,12 @@ class RiskState:
             shutil.rmtree(root / previous, ignore_errors=True)
         self.close()
         return here
+
+
+def _distinct(ids: np.ndarray, h1: np.ndarray, h2: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(ids, h1, h2) with each order once."""
+    _, first = np.unique(h1, return_index=True)
+    return ids[first], h1[first], h2[first]
 
 
 def _batches(parts: list[str], validate) -> Iterator[pd.DataFrame]:
