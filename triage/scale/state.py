@@ -143,7 +143,7 @@ class Records:
                 **{kind: getattr(ledger, kind) for kind in CODES},
                 "purchased_ns": ledger.purchased_ns,
                 "promise_end": ledger.promise_end,
-                "delivered_at": seconds(orders["delivered_at"]),
+                "delivered_at": ledger.delivered,  # no events given: delivered_at alone
                 "delivered_event": np.full(len(orders), NEVER, np.int64),
                 "pickup": np.full(len(orders), NEVER, np.int64),
                 "last_fact": np.zeros(len(orders), np.int64),
