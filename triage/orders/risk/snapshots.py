@@ -26,6 +26,7 @@ __all__ = [
     "decision_snapshots",
     "delivery_times",
     "late_labels",
+    "lateness_days",
     "promise_end",
     "seconds",
 ]
@@ -98,6 +99,19 @@ def late_labels(
     labels[lost] = 1.0
     labels[orders["canceled"].to_numpy(bool)] = np.nan
     return labels
+
+
+def lateness_days(orders: pd.DataFrame, events: pd.DataFrame, labels: np.ndarray) -> np.ndarray:
+    """How late each order of known outcome (`labels` from `late_labels`) was, in days from the
+    end of its promised day to its delivery: negative when early, positive (late) from zero on;
+    +inf for a late order never delivered (lost); NaN where the label is.
+
+    The sign agrees with the label: ``labels == (lateness >= 0)`` wherever both are known.
+    """
+    days = (delivery_times(orders, events) - promise_end(orders)) / DAY
+    out = np.where(np.isnan(labels), np.nan, days)
+    delivered = delivery_times(orders, events) < NEVER
+    return np.where((labels == 1) & ~delivered, np.inf, out)
 
 
 def decision_snapshots(
