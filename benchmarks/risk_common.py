@@ -65,6 +65,7 @@ def compare(dataset, train, test, *, target_precision: float = 0.6) -> tuple[dic
         metrics, _ = evaluate_risk(model, dataset, test)
         metrics["train_seconds"] = round(seconds, 1)
         metrics["chosen_params"] = getattr(model, "chosen_params_", None)
+        metrics["target"] = getattr(model, "target_", None)  # what RiskModel's boosters learned
         results[kind] = metrics
         models[kind] = model
     return results, models

@@ -66,7 +66,8 @@ def main() -> int:
     print(markdown(results))
     print(
         f"training seconds: hgb {results['hgb']['train_seconds']}, logistic {results['logistic']['train_seconds']}; "
-        f"chosen booster settings: {results['hgb']['chosen_params']}"
+        f"chosen booster settings: {results['hgb']['chosen_params']}, "
+        f"learning {results['hgb']['target']}"
     )
     return 0
 

@@ -95,6 +95,8 @@ def run_split(dataset, test_from: str, test_until: str, params: dict, kinds) -> 
             "train_seconds": round(seconds, 1),
             "predict_seconds": round(time.perf_counter() - start, 2),
             "chosen_params": getattr(model, "chosen_params_", None),
+            # what the boosters learned (RiskModel: "late", "lateness" or "stack", both)
+            "target": getattr(model, "target_", None),
             **{
                 point: {m: metrics["decision_points"][point][m] for m in METRICS}
                 | {"late_rate": metrics["decision_points"][point]["late_rate"]}

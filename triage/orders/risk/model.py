@@ -1,5 +1,13 @@
 """`RiskModel`: gradient-boosted P(late) on as-of features, calibrated on the latest slice.
 
+By default (``target="stack"``) two boosters read the same features: one learns whether an
+order is late, the other how late (days from the end of the promised day to the delivery,
+clipped to ``±clip_days``), and one logistic map of the pair, fitted on the latest slice, gives
+P(late). The lateness carries more than its sign (an order 4 days early is safer than one 4
+hours early); with it the model ranked Olist's orders better out of time than the yes/no
+booster alone, and the simulated ones no worse (docs/BENCHMARKS.md, "How late, not only
+whether").
+
 Follows scikit-learn's estimator contract (``__init__`` stores parameters, ``fit`` returns
 ``self``, fitted attributes end with ``_``). ``fit`` needs the time of each row (the purchase
 time of its order) because the split is by time, never at random:
@@ -12,8 +20,12 @@ time of its order) because the split is by time, never at random:
 3. with ``refit=True`` the booster is refitted on all rows with the chosen settings, and the
    calibrator is kept.
 
->>> model = RiskModel(max_iter=50).fit(X, y, times)   # doctest: +SKIP
->>> model.predict_proba(X_new)[:, 1]                  # doctest: +SKIP
+With ``target="stack"`` steps 1 and 3 run for each booster, and step 2 fits the logistic map of
+(log-odds of the first's P(late), the second's lateness). ``fit`` then needs each row's
+`lateness` (`fit_risk_model` passes it); without it the model is a plain ``"late"`` one.
+
+>>> model = RiskModel(max_iter=50).fit(X, y, times, lateness=days)   # doctest: +SKIP
+>>> model.predict_proba(X_new)[:, 1]                                  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import contextlib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -121,7 +133,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     (`bare_rows`): Olist's orders table imported alone, say, against a model trained on all
     its tables. The full model would read those rows' blanks (no seller, region, price or
     carrier) as values it learned from the few such orders it saw; the fallback never reads
-    them (docs/BENCHMARKS.md, "Olist out of time": the "mixed" rows).
+    them (docs/BENCHMARKS.md, "Olist out of time": the "mixed" rows). The fallback always
+    learns whether (``target="late"``): from its few columns, how late lost out of time.
+
+    `target`: ``"stack"`` (both boosters, see above), ``"late"`` (whether alone, the model
+    before 2026-12-07) or ``"lateness"`` (how late alone; lost on the simulator). `clip_days`
+    bounds the lateness learned (5 days, chosen out of time on Olist among 2, 5 and 10).
     """
 
     def __init__(
@@ -140,6 +157,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         random_state: int = 0,
         features: tuple[str, ...] | None = None,
         fallback: bool = True,
+        target: str = "stack",
+        clip_days: float = 5.0,
     ):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -155,6 +174,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.features = features
         self.fallback = fallback
+        self.target = target
+        self.clip_days = clip_days
 
     def _columns(self) -> tuple[str, ...]:
         """The features this model reads, in order."""
@@ -169,11 +190,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         }
         return list(CANDIDATES) if self.search else [own]
 
-    def _booster(self, **settings) -> HistGradientBoostingClassifier:
+    def _regression(self) -> bool:
+        """Whether the booster learns (or learned) how late an order is rather than whether."""
+        return getattr(self, "target_", "late") == "lateness"  # absent from older saved models
+
+    def _booster(self, **settings):
         columns = self._columns()
         mask = [name in CATEGORICAL for name in columns]
         settings = {**self._settings()[0], "max_iter": self.max_iter, **settings}
-        return HistGradientBoostingClassifier(
+        kind = (
+            HistGradientBoostingRegressor if self._regression() else HistGradientBoostingClassifier
+        )
+        return kind(
             **settings,
             categorical_features=mask,
             monotonic_cst=[MONOTONIC.get(name, 0) for name in columns] if self.monotonic else None,
@@ -195,19 +223,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         y: np.ndarray,
         times: np.ndarray,
         sample_weight: np.ndarray | None = None,
+        lateness: np.ndarray | None = None,
     ) -> RiskModel:
         """Fit on feature rows `X`, labels `y` (1 late) and each row's order purchase `times`.
 
         `sample_weight` (optional) weighs the booster's rows, e.g. to balance decision points.
+        `lateness` (days from the end of the promised day to the delivery, +inf for a lost
+        order; `lateness_days`) is needed with ``target="lateness"``: the booster then learns
+        it, clipped to ``±clip_days``, and the calibrator maps what it predicts to P(late).
         """
         with self._threads():
-            return self._fit(X, y, times, sample_weight)
+            return self._fit(X, y, times, sample_weight, lateness)
 
-    def _fit(self, X, y, times, sample_weight) -> RiskModel:
+    def _fit(self, X, y, times, sample_weight, lateness=None) -> RiskModel:
         if self.calibration not in ("sigmoid", "isotonic", "none"):
             raise InputError(
                 f"calibration must be sigmoid, isotonic or none, not {self.calibration!r}"
             )
+        if self.target not in ("late", "lateness", "stack"):
+            raise InputError(f"target must be late, lateness or stack, not {self.target!r}")
         columns = self._columns()
         unknown = [c for c in columns if c not in FEATURES]
         if unknown:
@@ -221,6 +255,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise InputError("X, y and times must have the same length")
         if len(np.unique(y)) < 2:
             raise InputError("the training data holds only late or only on-time orders; need both")
+        goals = self._goals(y, lateness)
         self.levels_ = {}
         for name in CATEGORICAL:
             if name not in columns:
@@ -251,15 +286,28 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         )
         self.calibrator_ = None
         self.holdout_ = None
+        self.partner_ = None  # the lateness booster beside booster_ (target="stack")
+        # "stack" without a lateness to learn is a plain "late" model
+        self.target_ = self.target if len(goals) == 2 or self.target != "stack" else "late"
         if not usable:  # too little recent data to choose or calibrate: plain fit on everything
+            if self.target_ == "stack":  # nothing to weigh the two by: whether, as "late"
+                self.target_ = "late"
             self.chosen_params_ = self._settings()[0] | {"max_iter": self.max_iter}
-            booster = self._booster().fit(matrix, y, sample_weight=weight)
+            booster = self._booster().fit(matrix, goals[self.target_], sample_weight=weight)
+            if self._regression():  # a lateness is no probability: calibrated in-sample
+                self.calibrator_ = self._fit_calibrator(booster.predict(matrix), y)
+        elif self.target_ == "stack":
+            booster, proba = self._stack(matrix, y, goals, weight, early)
+            self.holdout_ = {"mask": late_part, "proba": proba}
         else:
-            booster, raw = self._select(matrix, y, weight, early)
+            goal = goals[self.target_]
+            booster, raw = self._select(matrix, y, goal, weight, early)
             self.calibrator_ = self._fit_calibrator(raw, y[late_part])
             self.holdout_ = {"mask": late_part, "proba": self._calibrate(raw)}
             if self.refit:
-                booster = self._booster(**self.chosen_params_).fit(matrix, y, sample_weight=weight)
+                booster = self._booster(**self.chosen_params_).fit(
+                    matrix, goal, sample_weight=weight
+                )
         self.booster_ = booster
         self.baseline_ = {
             name: self.levels_[name][0] if name in CATEGORICAL else _median(X[name])
@@ -268,7 +316,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.fallback_ = None
         if self.fallback and set(columns) - set(ORDER_ONLY):
             # trained on every row: their ORDER_ONLY columns are what a bare order has
-            fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False)
+            # it learns whether an order is late: how late, from these few columns, lost out of
+            # time (docs/BENCHMARKS.md, "How late, not only whether")
+            fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False, target="late")
             self.fallback_ = fallback._fit(X, y, times, sample_weight)
             # the holdout's scores (from which training chooses the threshold) are those the
             # model gives: the fallback's for bare rows (both models hold out the same rows)
@@ -281,9 +331,38 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.fallback_.holdout_ = None  # scores of the training data: not an artifact
         return self
 
-    def _select(self, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray, early: np.ndarray):
-        """Fit each candidate setting on the early rows; keep the setting and number of trees
-        with the lowest weighted log-loss on the later rows (a time-ordered validation).
+    def _goals(self, y: np.ndarray, lateness: np.ndarray | None) -> dict[str, np.ndarray]:
+        """What the boosters learn, by target: `y` ("late") and the clipped `lateness`."""
+        goals = {} if self.target == "lateness" else {"late": y}
+        if self.target == "late" or (self.target == "stack" and lateness is None):
+            return goals  # a stack with no lateness to learn is a plain "late" model
+        if self.target == "stack" and self.calibration != "sigmoid":
+            raise InputError(
+                "target stack weighs its two boosters with a sigmoid calibration; "
+                "use target late or lateness for another one"
+            )
+        if self.calibration == "none":
+            raise InputError("target lateness needs a calibration (sigmoid or isotonic)")
+        if lateness is None or len(lateness) != len(y):
+            raise InputError("target lateness needs the lateness of every row")
+        lateness = np.asarray(lateness, dtype=float)
+        if np.isnan(lateness).any() or ((lateness >= 0) != (y == 1)).any():
+            raise InputError("lateness must be known and agree with y (late from 0 days on)")
+        goals["lateness"] = np.clip(lateness, -self.clip_days, self.clip_days)
+        return goals
+
+    def _select(
+        self,
+        matrix: np.ndarray,
+        y: np.ndarray,
+        goal: np.ndarray,
+        weight: np.ndarray,
+        early: np.ndarray,
+    ):
+        """Fit each candidate setting on the early rows (to `goal`: `y`, or the clipped
+        lateness); keep the setting and number of trees with the lowest weighted log-loss of `y`
+        on the later rows (a time-ordered validation). A predicted lateness is no probability:
+        its log-loss is that of a Platt map fitted on those rows.
 
         Returns the chosen booster (fitted on the early rows) and its scores of the later rows.
         """
@@ -291,21 +370,73 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         best = None
         for settings in self._settings():
             booster = self._booster(**settings).fit(
-                matrix[early], y[early], sample_weight=weight[early]
+                matrix[early], goal[early], sample_weight=weight[early]
             )
-            for trees, proba in enumerate(booster.staged_predict_proba(matrix[late]), start=1):
+            for trees, raw in enumerate(self._staged(booster, matrix[late]), start=1):
                 if trees % 10 and trees != booster.n_iter_:
                     continue
-                loss = log_loss(y[late], proba[:, 1], sample_weight=weight[late], labels=[0, 1])
+                proba = raw
+                if self._regression():
+                    platt = LogisticRegression(C=1e4).fit(raw.reshape(-1, 1), y[late])
+                    proba = platt.predict_proba(raw.reshape(-1, 1))[:, 1]
+                loss = log_loss(y[late], proba, sample_weight=weight[late], labels=[0, 1])
                 if best is None or loss < best[0]:
-                    best = (loss, {**settings, "max_iter": trees}, booster, proba[:, 1])
+                    best = (loss, {**settings, "max_iter": trees}, booster, raw)
         loss, self.chosen_params_, booster, raw = best
         self.validation_log_loss_ = round(float(loss), 5)
         if booster.n_iter_ != self.chosen_params_["max_iter"]:  # fewer trees than it grew
             booster = self._booster(**self.chosen_params_).fit(
-                matrix[early], y[early], sample_weight=weight[early]
+                matrix[early], goal[early], sample_weight=weight[early]
             )
         return booster, raw
+
+    def _stack(self, matrix, y, goals, weight, early):
+        """Both boosters, each chosen on the early rows as `_select` does; one logistic map of
+        (log-odds of P(late), lateness) fitted on the later rows; both refitted on all rows."""
+        late = ~early
+        boosters, raws, params, losses = {}, {}, {}, {}
+        for target, goal in goals.items():
+            self.target_ = target
+            boosters[target], raws[target] = self._select(matrix, y, goal, weight, early)
+            params[target], losses[target] = self.chosen_params_, self.validation_log_loss_
+        self.target_, self.validation_log_loss_ = "stack", losses
+        raw = np.column_stack([raws["late"], raws["lateness"]])
+        self.calibrator_ = LogisticRegression(C=1e4).fit(self._score_input(raw), y[late])
+        proba = self._calibrate(raw)
+        if self.refit:
+            for target, goal in goals.items():
+                self.target_ = target
+                boosters[target] = self._booster(**params[target]).fit(
+                    matrix, goal, sample_weight=weight
+                )
+            self.target_ = "stack"
+        self.chosen_params_ = params
+        self.partner_ = boosters["lateness"]
+        return boosters["late"], proba
+
+    def _staged(self, booster, matrix: np.ndarray):
+        """The booster's raw scores of `matrix` after each tree: P(late), or the lateness."""
+        if self._regression():
+            yield from booster.staged_predict(matrix)
+        else:
+            for proba in booster.staged_predict_proba(matrix):
+                yield proba[:, 1]
+
+    def _raw(self, matrix: np.ndarray) -> np.ndarray:
+        """The fitted booster's raw scores: P(late) before calibration, or the lateness."""
+        if getattr(self, "target_", "late") == "stack":
+            return np.column_stack(
+                [self.booster_.predict_proba(matrix)[:, 1], self.partner_.predict(matrix)]
+            )
+        if self._regression():
+            return self.booster_.predict(matrix)
+        return self.booster_.predict_proba(matrix)[:, 1]
+
+    def _score_input(self, raw: np.ndarray) -> np.ndarray:
+        """What the Platt map reads: the log-odds of a probability, a lateness as it is."""
+        if raw.ndim == 2:  # stacked: (P(late), lateness)
+            return np.column_stack([_logit(raw[:, 0]).ravel(), raw[:, 1]])
+        return raw.reshape(-1, 1) if self._regression() else _logit(raw)
 
     def _fit_edges(self, matrix: np.ndarray) -> dict[int, np.ndarray]:
         """Quantile bin edges of the numeric columns with many distinct values.
@@ -335,14 +466,14 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray):
         if self.calibration == "isotonic":
             return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
-        return LogisticRegression(C=1e4).fit(_logit(raw), y)
+        return LogisticRegression(C=1e4).fit(self._score_input(raw), y)
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
             return raw
         if isinstance(self.calibrator_, IsotonicRegression):
             return self.calibrator_.predict(raw)
-        return self.calibrator_.predict_proba(_logit(raw))[:, 1]
+        return self.calibrator_.predict_proba(self._score_input(raw))[:, 1]
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns P(on time), P(late)."""
@@ -366,7 +497,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _proba(self, X: pd.DataFrame) -> np.ndarray:
         columns = tuple(getattr(self, "feature_names_in_", FEATURES))
         matrix = self._quantize(encode_features(X, self.levels_, columns))
-        return self._calibrate(self.booster_.predict_proba(matrix)[:, 1])
+        return self._calibrate(self._raw(matrix))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)

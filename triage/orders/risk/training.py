@@ -31,6 +31,7 @@ from triage.orders.risk.snapshots import (
     DECISION_POINTS,
     decision_snapshots,
     late_labels,
+    lateness_days,
     promise_end,
     seconds,
 )
@@ -57,6 +58,8 @@ class RiskDataset:
     X: pd.DataFrame
     y: np.ndarray  # 1 late, 0 on time (per snapshot, from its order)
     purchase: np.ndarray  # purchase time of each snapshot's order, seconds
+    # days from the end of the promised day to the delivery of each snapshot's order (+inf lost)
+    lateness: np.ndarray | None = None
 
     def data_hash(self) -> str:
         """SHA-256 of order ids, purchase times and labels: the data snapshot id."""
@@ -95,6 +98,7 @@ def build_dataset(
         X,
         labels[rows].astype(int),
         seconds(orders["purchased_at"])[rows],
+        lateness_days(orders, events, labels)[rows],
     )
 
 
@@ -208,7 +212,8 @@ def fit_risk_model(
     model = make_estimator(kind, params)
     rows = dataset.snapshots["row"].to_numpy()[mask]
     if isinstance(model, RiskModel):
-        model.fit(X, y, times, sample_weight=weights)
+        lateness = None if dataset.lateness is None else dataset.lateness[mask]
+        model.fit(X, y, times, sample_weight=weights, lateness=lateness)
         holdout = model.holdout_
         model.holdout_ = None  # scores of the training data: not part of the artifact
     else:
@@ -338,6 +343,8 @@ def model_metadata(
         ),
         "params": {k: v for k, v in model.get_params().items()},
         "chosen_params": getattr(model, "chosen_params_", None),
+        # RiskModel: what its boosters learned ("late", "lateness" or "stack", both; its target)
+        "target": getattr(model, "target_", None),
         "threshold": getattr(model, "threshold_", None),
         "policy": getattr(model, "policy_", None),
         "data": {
