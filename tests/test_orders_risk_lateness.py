@@ -62,8 +62,7 @@ def test_the_lateness_model_learns_a_lateness_and_scores_calibrated_probabilitie
     train, test = split
     model = fit_risk_model(dataset, train, params={"target": "lateness", "max_iter": 80})
     assert isinstance(model.booster_, HistGradientBoostingRegressor)
-    # the fallback for bare orders keeps learning whether, not how late
-    assert isinstance(model.fallback_.booster_, HistGradientBoostingClassifier)
+    assert isinstance(model.fallback_.booster_, HistGradientBoostingRegressor)
     metrics, proba = evaluate_risk(model, dataset, test)
     assert ((proba >= 0) & (proba <= 1)).all()
     points = metrics["decision_points"]
@@ -112,7 +111,9 @@ def test_the_default_stacks_whether_and_how_late(dataset, split):
     # one logistic map of (log-odds of P(late), lateness), each booster with its own settings
     assert model.calibrator_.coef_.shape == (1, 2)
     assert set(model.chosen_params_) == {"late", "lateness"}
-    assert model.fallback_.target_ == "late" and model.fallback_.partner_ is None
+    # the fallback for bare orders stacks the two as well, on its own columns
+    assert model.fallback_.target_ == "stack"
+    assert isinstance(model.fallback_.partner_, HistGradientBoostingRegressor)
     metrics, proba = evaluate_risk(model, dataset, test)
     assert ((proba >= 0) & (proba <= 1)).all()
     points = metrics["decision_points"]

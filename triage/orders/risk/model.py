@@ -133,8 +133,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     (`bare_rows`): Olist's orders table imported alone, say, against a model trained on all
     its tables. The full model would read those rows' blanks (no seller, region, price or
     carrier) as values it learned from the few such orders it saw; the fallback never reads
-    them (docs/BENCHMARKS.md, "Olist out of time": the "mixed" rows). The fallback always
-    learns whether (``target="late"``): from its few columns, how late lost out of time.
+    them (docs/BENCHMARKS.md, "Olist out of time": the "mixed" rows). It learns what the
+    full model learns (`target`), from its own columns.
 
     `target`: ``"stack"`` (both boosters, see above), ``"late"`` (whether alone, the model
     before 2026-12-07) or ``"lateness"`` (how late alone; lost on the simulator). `clip_days`
@@ -229,8 +229,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
         `sample_weight` (optional) weighs the booster's rows, e.g. to balance decision points.
         `lateness` (days from the end of the promised day to the delivery, +inf for a lost
-        order; `lateness_days`) is needed with ``target="lateness"``: the booster then learns
-        it, clipped to ``±clip_days``, and the calibrator maps what it predicts to P(late).
+        order; `lateness_days`) is what the second booster of ``target="stack"`` and the only
+        one of ``"lateness"`` learn, clipped to ``±clip_days``; the latter needs it, the former
+        without it is a plain ``"late"`` model.
         """
         with self._threads():
             return self._fit(X, y, times, sample_weight, lateness)
@@ -316,10 +317,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.fallback_ = None
         if self.fallback and set(columns) - set(ORDER_ONLY):
             # trained on every row: their ORDER_ONLY columns are what a bare order has
-            # it learns whether an order is late: how late, from these few columns, lost out of
-            # time (docs/BENCHMARKS.md, "How late, not only whether")
-            fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False, target="late")
-            self.fallback_ = fallback._fit(X, y, times, sample_weight)
+            fallback = clone(self).set_params(features=ORDER_ONLY, fallback=False)
+            self.fallback_ = fallback._fit(X, y, times, sample_weight, lateness)
             # the holdout's scores (from which training chooses the threshold) are those the
             # model gives: the fallback's for bare rows (both models hold out the same rows)
             if self.holdout_ is not None and self.fallback_.holdout_ is not None:
