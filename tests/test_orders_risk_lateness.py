@@ -58,17 +58,22 @@ def test_a_lost_order_is_infinitely_late_and_a_canceled_one_unknown():
     assert days[0] == np.inf and days[1] == pytest.approx(-1.5) and np.isnan(days[2])
 
 
+def _held_out(model, dataset, test) -> dict:
+    """The metrics per decision point on the test snapshots, once their risks are checked to be
+    probabilities whose mean is near the late rate (calibrated in the large)."""
+    metrics, proba = evaluate_risk(model, dataset, test)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    assert abs(proba.mean() - dataset.y[test].mean()) < 0.05
+    return metrics["decision_points"]
+
+
 def test_the_lateness_model_learns_a_lateness_and_scores_calibrated_probabilities(dataset, split):
     train, test = split
     model = fit_risk_model(dataset, train, params={"target": "lateness", "max_iter": 80})
     assert isinstance(model.booster_, HistGradientBoostingRegressor)
     assert isinstance(model.fallback_.booster_, HistGradientBoostingRegressor)
-    metrics, proba = evaluate_risk(model, dataset, test)
-    assert ((proba >= 0) & (proba <= 1)).all()
-    points = metrics["decision_points"]
+    points = _held_out(model, dataset, test)
     assert points["open_daily"]["roc_auc"] > 0.85 and points["purchase"]["roc_auc"] > 0.65
-    # calibrated: the mean risk of the test snapshots is near their late rate
-    assert abs(proba.mean() - dataset.y[test].mean()) < 0.05
     # a later delivery predicted is a higher risk: the calibrator is increasing
     assert model.calibrator_.coef_[0, 0] > 0
 
@@ -114,11 +119,8 @@ def test_the_default_stacks_whether_and_how_late(dataset, split):
     # the fallback for bare orders stacks the two as well, on its own columns
     assert model.fallback_.target_ == "stack"
     assert isinstance(model.fallback_.partner_, HistGradientBoostingRegressor)
-    metrics, proba = evaluate_risk(model, dataset, test)
-    assert ((proba >= 0) & (proba <= 1)).all()
-    points = metrics["decision_points"]
+    points = _held_out(model, dataset, test)
     assert points["open_daily"]["roc_auc"] > 0.88 and points["purchase"]["roc_auc"] > 0.7
-    assert abs(proba.mean() - dataset.y[test].mean()) < 0.05
     # the map reads both: neither weight is zero, and more lateness predicted is more risk
     assert model.calibrator_.coef_[0, 1] > 0 and model.calibrator_.coef_[0, 0] != 0
 
