@@ -108,10 +108,9 @@ def lateness_days(orders: pd.DataFrame, events: pd.DataFrame, labels: np.ndarray
 
     The sign agrees with the label: ``labels == (lateness >= 0)`` wherever both are known.
     """
-    days = (delivery_times(orders, events) - promise_end(orders)) / DAY
-    out = np.where(np.isnan(labels), np.nan, days)
-    delivered = delivery_times(orders, events) < NEVER
-    return np.where((labels == 1) & ~delivered, np.inf, out)
+    delivered = delivery_times(orders, events)
+    days = np.where(np.isnan(labels), np.nan, (delivered - promise_end(orders)) / DAY)
+    return np.where((labels == 1) & (delivered >= NEVER), np.inf, days)
 
 
 def decision_snapshots(
