@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import sys
@@ -318,6 +319,9 @@ def database_url(request, tmp_path) -> str:
     service's default place; a copy of `sqlite_template`, at the newest schema, unless the test
     is marked `empty_database`), or a new empty database on the session's PostgreSQL cluster."""
     if getattr(request, "param", "sqlite") == "postgresql":
+        # a connection left open is collected here, at this test's teardown, so that the
+        # ResourceWarning (an error) fails the test that leaked it, not a later one by chance
+        request.addfinalizer(gc.collect)
         return request.getfixturevalue("postgres").create_database()
     import shutil
 
@@ -326,6 +330,19 @@ def database_url(request, tmp_path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def store(database_url):
+    """A `Store` on `database_url` at the newest schema, its connections closed at teardown (a
+    pool left to the garbage collector warns, as an error, in whichever later test it is
+    collected)."""
+    from triage.store import Store
+
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.dispose()
 
 
 @pytest.fixture

@@ -12,13 +12,6 @@ from triage.keys import hash_token, issue_token, parse_token, role_allows, verif
 from triage.store import PredictionRecord, Store, utcnow
 
 
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    return store
-
-
 def record(pid, **kw):
     values = dict(
         id=pid,

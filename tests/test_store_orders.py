@@ -25,13 +25,6 @@ NOW = dt.datetime(2024, 11, 12, 9, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 
 
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    return store
-
-
 def order(order_id, purchased=NOW - 3 * DAY, promised=NOW + 2 * DAY, **extra):
     return {
         "order_id": order_id,
