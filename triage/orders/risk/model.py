@@ -288,11 +288,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.calibrator_ = None
         self.holdout_ = None
         self.partner_ = None  # the lateness booster beside booster_ (target="stack")
-        # "stack" without a lateness to learn is a plain "late" model
-        self.target_ = self.target if len(goals) == 2 or self.target != "stack" else "late"
+        # a stack with no lateness to learn, or no recent rows to weigh the two by, is "late"
+        plain = self.target == "stack" and (len(goals) < 2 or not usable)
+        self.target_ = "late" if plain else self.target
         if not usable:  # too little recent data to choose or calibrate: plain fit on everything
-            if self.target_ == "stack":  # nothing to weigh the two by: whether, as "late"
-                self.target_ = "late"
             self.chosen_params_ = self._settings()[0] | {"max_iter": self.max_iter}
             booster = self._booster().fit(matrix, goals[self.target_], sample_weight=weight)
             if self._regression():  # a lateness is no probability: calibrated in-sample
@@ -376,8 +375,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                     continue
                 proba = raw
                 if self._regression():
-                    platt = LogisticRegression(C=1e4).fit(raw.reshape(-1, 1), y[late])
-                    proba = platt.predict_proba(raw.reshape(-1, 1))[:, 1]
+                    platt = self._platt(raw, y[late])
+                    proba = platt.predict_proba(self._score_input(raw))[:, 1]
                 loss = log_loss(y[late], proba, sample_weight=weight[late], labels=[0, 1])
                 if best is None or loss < best[0]:
                     best = (loss, {**settings, "max_iter": trees}, booster, raw)
@@ -400,7 +399,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             params[target], losses[target] = self.chosen_params_, self.validation_log_loss_
         self.target_, self.validation_log_loss_ = "stack", losses
         raw = np.column_stack([raws["late"], raws["lateness"]])
-        self.calibrator_ = LogisticRegression(C=1e4).fit(self._score_input(raw), y[late])
+        self.calibrator_ = self._platt(raw, y[late])
         proba = self._calibrate(raw)
         if self.refit:
             for target, goal in goals.items():
@@ -465,6 +464,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _fit_calibrator(self, raw: np.ndarray, y: np.ndarray):
         if self.calibration == "isotonic":
             return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        return self._platt(raw, y)
+
+    def _platt(self, raw: np.ndarray, y: np.ndarray) -> LogisticRegression:
+        """Platt's map of raw scores (one column, or the stack's two) to P(late)."""
         return LogisticRegression(C=1e4).fit(self._score_input(raw), y)
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
