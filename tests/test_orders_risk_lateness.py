@@ -84,7 +84,7 @@ def test_the_clip_bounds_what_the_booster_learns(dataset, split):
     model = RiskModel(target="lateness", clip_days=2.0, max_iter=30, search=False, fallback=False)
     model.fit(X, dataset.y[train], dataset.purchase[train], lateness=dataset.lateness[train])
     matrix = encode_features(X, model.levels_, tuple(model.feature_names_in_))
-    raw = model._raw(model._quantize(matrix))
+    raw = model.booster_.predict(model._quantize(matrix))
     assert raw.min() >= -2.0 - 1e-9 and raw.max() <= 2.0 + 1e-9
 
 

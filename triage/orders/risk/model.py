@@ -119,6 +119,12 @@ def _median(values: pd.Series) -> float:
     return float(np.median(known)) if len(known) else float("nan")
 
 
+def _platt(inputs: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    """A logistic map of `inputs` (scores as the map reads them) to P(late), all but
+    unregularised (C = 10^4)."""
+    return LogisticRegression(C=1e4).fit(inputs, y)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p)).reshape(-1, 1)
@@ -191,15 +197,16 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return list(CANDIDATES) if self.search else [own]
 
     def _regression(self) -> bool:
-        """Whether the booster learns (or learned) how late an order is rather than whether."""
+        """Whether the fitted model is one booster of how late an order is."""
         return getattr(self, "target_", "late") == "lateness"  # absent from older saved models
 
-    def _booster(self, **settings):
+    def _booster(self, goal: str, **settings):
+        """A booster of `goal`: ``"late"`` (a classifier) or ``"lateness"`` (a regressor)."""
         columns = self._columns()
         mask = [name in CATEGORICAL for name in columns]
         settings = {**self._settings()[0], "max_iter": self.max_iter, **settings}
         kind = (
-            HistGradientBoostingRegressor if self._regression() else HistGradientBoostingClassifier
+            HistGradientBoostingRegressor if goal == "lateness" else HistGradientBoostingClassifier
         )
         return kind(
             **settings,
@@ -293,7 +300,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.target_ = "late" if plain else self.target
         if not usable:  # too little recent data to choose or calibrate: plain fit on everything
             self.chosen_params_ = self._settings()[0] | {"max_iter": self.max_iter}
-            booster = self._booster().fit(matrix, goals[self.target_], sample_weight=weight)
+            booster = self._booster(self.target_).fit(
+                matrix, goals[self.target_], sample_weight=weight
+            )
             if self._regression():  # a lateness is no probability: calibrated in-sample
                 self.calibrator_ = self._fit_calibrator(booster.predict(matrix), y)
         elif self.target_ == "stack":
@@ -301,11 +310,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.holdout_ = {"mask": late_part, "proba": proba}
         else:
             goal = goals[self.target_]
-            booster, raw = self._select(matrix, y, goal, weight, early)
+            booster, raw = self._select(self.target_, matrix, y, goal, weight, early)
             self.calibrator_ = self._fit_calibrator(raw, y[late_part])
             self.holdout_ = {"mask": late_part, "proba": self._calibrate(raw)}
             if self.refit:
-                booster = self._booster(**self.chosen_params_).fit(
+                booster = self._booster(self.target_, **self.chosen_params_).fit(
                     matrix, goal, sample_weight=weight
                 )
         self.booster_ = booster
@@ -351,39 +360,41 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def _select(
         self,
+        kind: str,
         matrix: np.ndarray,
         y: np.ndarray,
         goal: np.ndarray,
         weight: np.ndarray,
         early: np.ndarray,
     ):
-        """Fit each candidate setting on the early rows (to `goal`: `y`, or the clipped
-        lateness); keep the setting and number of trees with the lowest weighted log-loss of `y`
-        on the later rows (a time-ordered validation). A predicted lateness is no probability:
-        its log-loss is that of a Platt map fitted on those rows.
+        """Fit each candidate booster of `kind` (``"late"`` or ``"lateness"``) on the early
+        rows (to `goal`: `y`, or the clipped lateness); keep the setting and number of trees
+        with the lowest weighted log-loss of `y` on the later rows (a time-ordered validation).
+        A predicted lateness is no probability: its log-loss is that of a Platt map fitted on
+        those rows.
 
         Returns the chosen booster (fitted on the early rows) and its scores of the later rows.
         """
         late = ~early
         best = None
         for settings in self._settings():
-            booster = self._booster(**settings).fit(
+            booster = self._booster(kind, **settings).fit(
                 matrix[early], goal[early], sample_weight=weight[early]
             )
             for trees, raw in enumerate(self._staged(booster, matrix[late]), start=1):
                 if trees % 10 and trees != booster.n_iter_:
                     continue
                 proba = raw
-                if self._regression():
-                    platt = self._platt(raw, y[late])
-                    proba = platt.predict_proba(self._score_input(raw))[:, 1]
+                if kind == "lateness":
+                    platt = _platt(raw.reshape(-1, 1), y[late])
+                    proba = platt.predict_proba(raw.reshape(-1, 1))[:, 1]
                 loss = log_loss(y[late], proba, sample_weight=weight[late], labels=[0, 1])
                 if best is None or loss < best[0]:
                     best = (loss, {**settings, "max_iter": trees}, booster, raw)
         loss, self.chosen_params_, booster, raw = best
         self.validation_log_loss_ = round(float(loss), 5)
         if booster.n_iter_ != self.chosen_params_["max_iter"]:  # fewer trees than it grew
-            booster = self._booster(**self.chosen_params_).fit(
+            booster = self._booster(kind, **self.chosen_params_).fit(
                 matrix[early], goal[early], sample_weight=weight[early]
             )
         return booster, raw
@@ -393,35 +404,33 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         (log-odds of P(late), lateness) fitted on the later rows; both refitted on all rows."""
         late = ~early
         boosters, raws, params, losses = {}, {}, {}, {}
-        for target, goal in goals.items():
-            self.target_ = target
-            boosters[target], raws[target] = self._select(matrix, y, goal, weight, early)
-            params[target], losses[target] = self.chosen_params_, self.validation_log_loss_
-        self.target_, self.validation_log_loss_ = "stack", losses
+        for kind, goal in goals.items():
+            boosters[kind], raws[kind] = self._select(kind, matrix, y, goal, weight, early)
+            params[kind], losses[kind] = self.chosen_params_, self.validation_log_loss_
+        self.validation_log_loss_ = losses
         raw = np.column_stack([raws["late"], raws["lateness"]])
         self.calibrator_ = self._platt(raw, y[late])
         proba = self._calibrate(raw)
         if self.refit:
-            for target, goal in goals.items():
-                self.target_ = target
-                boosters[target] = self._booster(**params[target]).fit(
+            for kind, goal in goals.items():
+                boosters[kind] = self._booster(kind, **params[kind]).fit(
                     matrix, goal, sample_weight=weight
                 )
-            self.target_ = "stack"
         self.chosen_params_ = params
         self.partner_ = boosters["lateness"]
         return boosters["late"], proba
 
-    def _staged(self, booster, matrix: np.ndarray):
+    @staticmethod
+    def _staged(booster, matrix: np.ndarray):
         """The booster's raw scores of `matrix` after each tree: P(late), or the lateness."""
-        if self._regression():
+        if isinstance(booster, HistGradientBoostingRegressor):
             yield from booster.staged_predict(matrix)
         else:
             for proba in booster.staged_predict_proba(matrix):
                 yield proba[:, 1]
 
     def _raw(self, matrix: np.ndarray) -> np.ndarray:
-        """The fitted booster's raw scores: P(late) before calibration, or the lateness."""
+        """The fitted model's raw scores: P(late) before calibration, the lateness, or both."""
         if getattr(self, "target_", "late") == "stack":
             return np.column_stack(
                 [self.booster_.predict_proba(matrix)[:, 1], self.partner_.predict(matrix)]
@@ -433,7 +442,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _score_input(self, raw: np.ndarray) -> np.ndarray:
         """What the Platt map reads: the log-odds of a probability, a lateness as it is."""
         if raw.ndim == 2:  # stacked: (P(late), lateness)
-            return np.column_stack([_logit(raw[:, 0]).ravel(), raw[:, 1]])
+            return np.column_stack([_logit(raw[:, 0]), raw[:, 1]])
         return raw.reshape(-1, 1) if self._regression() else _logit(raw)
 
     def _fit_edges(self, matrix: np.ndarray) -> dict[int, np.ndarray]:
@@ -468,7 +477,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def _platt(self, raw: np.ndarray, y: np.ndarray) -> LogisticRegression:
         """Platt's map of raw scores (one column, or the stack's two) to P(late)."""
-        return LogisticRegression(C=1e4).fit(self._score_input(raw), y)
+        return _platt(self._score_input(raw), y)
 
     def _calibrate(self, raw: np.ndarray) -> np.ndarray:
         if self.calibrator_ is None:
