@@ -1,6 +1,7 @@
 """Scoring cost of the default risk model: this checkout against another one, in the same run.
 
-    .venv/bin/python benchmarks/risk_cost.py --other ../main [--orders 100000] [--days 730] [--json]
+    .venv/bin/python benchmarks/risk_cost.py --other ../main [--orders 100000] [--days 730] [--bare]
+        [--kind hgb|logistic] [--json]
 
 For each code tree (this one and `--other`, each imported through its own PYTHONPATH in a
 child process, one after the other, `--rounds` times) the child simulates the marketplace of
@@ -10,6 +11,11 @@ of scoring the latest 20 %'s snapshots: as-of features plus `predict_proba`, in 
 50,000, and one snapshot at a time for `--single` snapshots (the cost of one HTTP score). One
 thread (threadpoolctl). It also reports the test ROC AUC and Brier per decision point
 unrounded, to compare two trees beyond the 4 decimals of the other benchmarks.
+
+With `--bare` the simulated orders lose their optional fields (seller, buyer, items, carrier),
+as when Olist's orders table is imported alone: every snapshot is then scored by the model's
+fallback for such orders, whose cost the default run (full orders only) does not see. With
+`--kind logistic` the model timed is the logistic baseline instead (`LogisticRiskModel`).
 """
 
 from __future__ import annotations
@@ -26,26 +32,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def worker(orders: int, days: int, single: int, repeats: int) -> dict:
+def worker(
+    orders: int, days: int, single: int, repeats: int, bare: bool = False, kind: str = "hgb"
+) -> dict:
     """Train and time scoring with whatever `triage` the PYTHONPATH gives."""
     import numpy as np
     from sklearn.metrics import brier_score_loss, roc_auc_score
     from threadpoolctl import threadpool_limits
 
     import triage
+    from triage.orders.data.fields import ORDER_FIELDS
     from triage.orders.data.schema import validate_events, validate_orders
     from triage.orders.data.simulator import simulate_marketplace
-    from triage.orders.risk.features import OrderFeatures
+    from triage.orders.risk.features import FEATURES, OrderFeatures
     from triage.orders.risk.snapshots import seconds
     from triage.orders.risk.training import build_dataset, fit_risk_model, time_split
 
     with threadpool_limits(limits=1):
         sim = simulate_marketplace(orders, seed=0, days=days)
-        table = validate_orders(sim.orders)
+        optional = [f.name for f in ORDER_FIELDS if bare and not f.required and not f.outcome]
+        table = validate_orders(sim.orders.drop(columns=optional))
         events = validate_events(sim.events, table["order_id"])
         dataset = build_dataset(table, events)
         train, test = time_split(dataset)
-        model = fit_risk_model(dataset, train)
+        model = fit_risk_model(dataset, train, kind=kind)
         snaps = dataset.snapshots[test]
         rows, times = snaps["row"].to_numpy(), seconds(snaps["as_of"])
         index = OrderFeatures(table, events)
@@ -83,7 +93,12 @@ def worker(orders: int, days: int, single: int, repeats: int) -> dict:
         "batch_us_per_snapshot": round(1e6 * batch / len(rows), 2),
         "single_snapshots": int(len(pick)),
         "single_ms_per_snapshot": round(1e3 * one / max(len(pick), 1), 3),
-        "features": len(getattr(model, "feature_names_in_", [])),
+        # the columns the model reads (a logistic model: its `features`, by default all)
+        "features": len(
+            getattr(model, "feature_names_in_", None)
+            if hasattr(model, "feature_names_in_")
+            else getattr(model, "features", None) or FEATURES
+        ),
         # features of the fallback for orders without optional fields (None: no fallback)
         "fallback_features": (
             len(model.fallback_.feature_names_in_)
@@ -98,7 +113,8 @@ def run(tree: Path, args) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, __file__, "--worker", "--orders", str(args.orders)]
     command += ["--days", str(args.days), "--single", str(args.single)]
-    command += ["--repeats", str(args.repeats)]
+    command += ["--repeats", str(args.repeats), "--kind", args.kind]
+    command += ["--bare"] if args.bare else []
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -113,11 +129,16 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--bare", action="store_true", help="orders without optional fields (the fallback)"
+    )
+    parser.add_argument("--kind", choices=["hgb", "logistic"], default="hgb", help="model timed")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.orders, args.days, args.single, args.repeats)))
+        arguments = (args.orders, args.days, args.single, args.repeats, args.bare, args.kind)
+        print(json.dumps(worker(*arguments)))
         return 0
     trees = {"this": ROOT, "other": args.other.resolve()}
     runs: dict[str, list[dict]] = {name: [] for name in trees}
