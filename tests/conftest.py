@@ -222,6 +222,17 @@ def api_risk_scorer():
 
 
 @pytest.fixture(scope="session")
+def risk_dataset():
+    """Snapshots and features of 4,000 simulated orders over 40 days from 2024-10-25 (the
+    11.11 peak inside): the risk model tests' common data."""
+    from triage.orders.data.simulator import simulate_marketplace
+    from triage.orders.risk.training import build_dataset
+
+    sim = simulate_marketplace(4_000, seed=2, start="2024-10-25", days=40)
+    return build_dataset(sim.orders, sim.events)
+
+
+@pytest.fixture(scope="session")
 def risk_models_dir(tmp_path_factory, api_risk_scorer):
     """A registry whose "risk" champion is `api_risk_scorer`'s model: what `--models-dir`
     of the scoring commands reads."""

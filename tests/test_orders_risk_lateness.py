@@ -11,13 +11,12 @@ from triage.errors import InputError
 from triage.orders.data.simulator import simulate_marketplace
 from triage.orders.risk.model import RiskModel, encode_features
 from triage.orders.risk.snapshots import DAY, late_labels, lateness_days, promise_end
-from triage.orders.risk.training import build_dataset, evaluate_risk, fit_risk_model, time_split
+from triage.orders.risk.training import evaluate_risk, fit_risk_model, time_split
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    sim = simulate_marketplace(4_000, seed=2, start="2024-10-25", days=40)
-    return build_dataset(sim.orders, sim.events)
+def dataset(risk_dataset):
+    return risk_dataset
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,18 @@ import pandas as pd
 import pytest
 
 from triage.errors import InputError
-from triage.orders.data.simulator import simulate_marketplace
 from triage.orders.risk.baseline import LogisticRiskModel
 from triage.orders.risk.features import ORDER_ONLY
-from triage.orders.risk.training import build_dataset, time_split
+from triage.orders.risk.training import time_split
 
 
 @pytest.fixture(scope="module")
-def dataset():
-    sim = simulate_marketplace(2_500, seed=7, start="2024-10-25", days=35)
-    return build_dataset(sim.orders, sim.events)
-
-
-@pytest.fixture(scope="module")
-def split(dataset):
-    train, test = time_split(dataset)
+def split(risk_dataset):
+    train, test = time_split(risk_dataset)
     return (
-        dataset.X[train].reset_index(drop=True),
-        dataset.y[train],
-        dataset.X[test].reset_index(drop=True),
+        risk_dataset.X[train].reset_index(drop=True),
+        risk_dataset.y[train],
+        risk_dataset.X[test].reset_index(drop=True),
     )
 
 
