@@ -1,7 +1,7 @@
 """Delayed-order risk on Olist out of time: one fixed split and a rolling origin, model vs baseline.
 
     .venv/bin/python benchmarks/risk_oot.py [--datasets ../shared/datasets] [--tables all orders mixed]
-        [--folds 2017-07 2017-08 ...] [--params '{"fallback": false}'] [--json]
+        [--folds 2017-07 2017-08 ...] [--params '{"fallback": false}'] [--bootstrap 200] [--json]
 
 Two views of how the models hold up on orders they never trained on:
 
@@ -16,7 +16,10 @@ tables, tested on orders known from the orders table alone (every order purchase
 test month on comes without its items, seller and customer), as when the 2018 orders held out
 by the issue are imported with their orders table only into a store trained on all tables. The gradient-boosted model
 (`--params`: extra `RiskModel` parameters) and the logistic baseline see the same snapshots,
-features and decision-point weights. ROC AUC, PR AUC and Brier per decision point. As in
+features and decision-point weights. ROC AUC, PR AUC and Brier per decision point, and how
+sure the model's ROC AUC margin over the baseline is: a 95 % interval from `--bootstrap`
+resamples of the test orders (each drawn with all its snapshots, the same draw for both
+models; percentiles, scipy.stats.bootstrap). As in
 risk_olist.py, a training order's label is its final outcome, and test snapshots see the
 history known at their own time. One thread (threadpoolctl). Skips when the data is absent.
 """
@@ -33,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from risk_common import DATASETS, machine, olist_folder, one_core
+from scipy.stats import bootstrap
+from sklearn.metrics import roc_auc_score
 
 from triage.orders.data.olist import load_olist
 from triage.orders.risk.snapshots import DECISION_POINTS
@@ -81,16 +86,47 @@ def splits(folds: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
-def run_split(dataset, test_from: str, test_until: str, params: dict, kinds) -> dict:
-    """Metrics per model kind and decision point, and the training time."""
+def margin_interval(
+    y: np.ndarray, model: np.ndarray, baseline: np.ndarray, orders: np.ndarray, resamples: int
+) -> list[float]:
+    """95 % interval of ROC AUC(model) - ROC AUC(baseline) on these snapshots, resampling
+    orders (all snapshots of an order in or out together: they are not independent)."""
+    ids, rows = np.unique(orders, return_inverse=True)
+
+    def margin(chosen: np.ndarray) -> float:
+        weight = np.bincount(chosen.astype(int), minlength=len(ids))[rows]
+        if len(np.unique(y[weight > 0])) < 2:
+            return np.nan
+        return roc_auc_score(y, model, sample_weight=weight) - roc_auc_score(
+            y, baseline, sample_weight=weight
+        )
+
+    result = bootstrap(
+        (np.arange(len(ids)),),
+        margin,
+        n_resamples=resamples,
+        vectorized=False,
+        method="percentile",
+        random_state=0,
+    )
+    low, high = result.confidence_interval
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def run_split(
+    dataset, test_from: str, test_until: str, params: dict, kinds, resamples: int = 0
+) -> dict:
+    """Metrics per model kind and decision point, the training time and (with `resamples`
+    and both kinds) the interval of the model's ROC AUC margin per decision point."""
     train, test = time_split(dataset, test_from=test_from, test_until=test_until)
     out = {"train_snapshots": int(train.sum()), "test_snapshots": int(test.sum())}
+    scores = {}
     for kind in kinds:
         start = time.perf_counter()
         model = fit_risk_model(dataset, train, kind=kind, params=params if kind == "hgb" else None)
         seconds = time.perf_counter() - start
         start = time.perf_counter()
-        metrics, _ = evaluate_risk(model, dataset, test)
+        metrics, scores[kind] = evaluate_risk(model, dataset, test)
         out[kind] = {
             "train_seconds": round(seconds, 1),
             "predict_seconds": round(time.perf_counter() - start, 2),
@@ -102,6 +138,20 @@ def run_split(dataset, test_from: str, test_until: str, params: dict, kinds) -> 
                 | {"late_rate": metrics["decision_points"][point]["late_rate"]}
                 for point in metrics["decision_points"]
             },
+        }
+    if resamples and len(scores) == 2:
+        y, orders = dataset.y[test], dataset.snapshots["row"].to_numpy()[test]
+        points = dataset.snapshots["point"].to_numpy()[test]
+        out["margin_interval"] = {
+            point: margin_interval(
+                y[chosen],
+                scores["hgb"][chosen],
+                scores["logistic"][chosen],
+                orders[chosen],
+                resamples,
+            )
+            for point in DECISION_POINTS
+            if (chosen := points == point).any()
         }
     return out
 
@@ -122,6 +172,12 @@ def summary(results: dict) -> dict:
             chosen = [m for k, m in margins.items() if k in SELECTION]
             out[tables][point] = {
                 "margins": margins,
+                # 95 % interval of each margin (--bootstrap), by cut-off
+                "intervals": {
+                    k: v["margin_interval"][point]
+                    for k, v in rolling.items()
+                    if point in v.get("margin_interval", {})
+                },
                 "min_margin": min(margins.values()) if margins else None,
                 "mean_margin_selection": round(float(np.mean(chosen)), 4) if chosen else None,
                 "model_roc_min": min(model) if model else None,
@@ -182,6 +238,12 @@ def main() -> int:
     parser.add_argument("--no-fixed", action="store_true", help="skip the fixed split")
     parser.add_argument("--no-baseline", action="store_true", help="fit the model only")
     parser.add_argument("--params", type=json.loads, default={}, help="RiskModel parameters")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        help="resamples of the test orders for the margins' intervals (0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     folder = olist_folder(args.datasets)
@@ -200,7 +262,12 @@ def main() -> int:
                 full, alone = load(folder, "all"), load(folder, "orders")
                 document["results"][tables] = {
                     name: run_split(
-                        build_dataset(*mixed(full, alone, since)), since, until, args.params, kinds
+                        build_dataset(*mixed(full, alone, since)),
+                        since,
+                        until,
+                        args.params,
+                        kinds,
+                        args.bootstrap,
                     )
                     for name, since, until in chosen
                 }
@@ -209,7 +276,7 @@ def main() -> int:
             dataset = build_dataset(data.orders, data.events)
             document["timing"][f"{tables}_prepare_seconds"] = round(time.perf_counter() - start, 1)
             document["results"][tables] = {
-                name: run_split(dataset, since, until, args.params, kinds)
+                name: run_split(dataset, since, until, args.params, kinds, args.bootstrap)
                 for name, since, until in chosen
             }
     document["timing"]["total_seconds"] = round(time.perf_counter() - start_all, 1)
@@ -225,6 +292,8 @@ def main() -> int:
                 f"{tables} {point}: ROC AUC margins over the baseline {s['margins']} "
                 f"(min {s['min_margin']}); model ROC AUC min {s['model_roc_min']}, mean {s['model_roc_mean']}"
             )
+            if s["intervals"]:
+                print(f"  95 % intervals of the margins: {s['intervals']}")
     print(f"total {document['timing']['total_seconds']} s")
     return 0
 

@@ -1,0 +1,46 @@
+"""benchmarks/risk_oot.py's interval of a model's ROC AUC margin over its baseline, which says
+whether a margin on one cut-off is more than the draw of that month's orders."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def margin_interval(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from risk_oot import margin_interval
+
+    return margin_interval
+
+
+def _snapshots(orders: int, seed: int = 0):
+    """Three snapshots per order, all with the order's label."""
+    rng = np.random.default_rng(seed)
+    late = rng.random(orders) < 0.2
+    ids = np.repeat(np.arange(orders), 3)
+    return late[ids].astype(int), ids, rng
+
+
+def test_a_model_no_better_than_its_baseline_has_an_interval_around_zero(margin_interval):
+    y, ids, rng = _snapshots(400)
+    scores = y + rng.normal(0, 1.5, len(y))
+    assert margin_interval(y, scores, scores, ids, 50) == [0.0, 0.0]
+    other = y + rng.normal(0, 1.5, len(y))  # as good, by another draw
+    low, high = margin_interval(y, scores, other, ids, 200)
+    assert low < 0 < high
+
+
+def test_a_better_model_has_an_interval_above_zero_that_narrows_with_more_orders(
+    margin_interval,
+):
+    widths = []
+    for orders in (300, 3000):
+        y, ids, rng = _snapshots(orders, seed=1)
+        good = y + rng.normal(0, 0.5, len(y))
+        poor = y + rng.normal(0, 2.0, len(y))
+        low, high = margin_interval(y, good, poor, ids, 200)
+        assert 0 < low < high < 1
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # ten times the orders: about a third of the width
