@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from triage.errors import InputError, NotFittedError
-from triage.orders.risk.features import CATEGORICAL, FEATURES, NUMERIC
+from triage.orders.risk.features import CATEGORICAL, FEATURES, NUMERIC, check_columns
 
 __all__ = ["LogisticRiskModel"]
 
@@ -133,9 +133,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
         if len(np.unique(y)) < 2:
             raise InputError("the training data holds only late or only on-time orders; need both")
         columns = self._columns()
-        unknown = [c for c in columns if c not in FEATURES]
-        if unknown:
-            raise InputError(f"not risk features: {', '.join(unknown)}")
+        check_columns(columns)
         heavy = [c for c in NUMERIC if c in _HEAVY and c in columns]
         light = [c for c in NUMERIC if c not in _HEAVY and c in columns]
         numeric = lambda log: make_pipeline(  # noqa: E731 - two near-identical pipelines
@@ -167,16 +165,10 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
-    def _check(self, X: pd.DataFrame) -> list[str]:
-        """The columns this model reads, all of which `X` must have."""
-        columns = list(self._columns())
-        missing = [c for c in columns if c not in X.columns]
-        if missing:
-            raise InputError(f"feature table lacks {', '.join(missing)}")
-        return columns
-
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
-        frame = X[self._check(X)].copy()
+        columns = self._columns()
+        check_columns(columns, X)
+        frame = X[list(columns)].copy()
         for name in CATEGORICAL:
             if name in frame:
                 frame[name] = frame[name].astype(str)
@@ -189,7 +181,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
         terms = getattr(self, "terms_", None)  # absent from a model saved before it
         if terms is None:
             return self.pipeline_.decision_function(self._frame(X))
-        self._check(X)
+        check_columns(self._columns(), X)
         return terms.log_odds(X)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from triage.errors import InputError
 from triage.orders.data.fields import EVENT_TYPES, UNKNOWN
 from triage.orders.risk.history import (
     FRACTION_GRID,
@@ -43,6 +44,7 @@ __all__ = [
     "PLATFORM_ONLY",
     "OrderFeatures",
     "bare_rows",
+    "check_columns",
     "build_features",
 ]
 
@@ -430,6 +432,17 @@ class OrderFeatures:
         n_now, late_now = self.history.count(name, keys, t)
         n_then, late_then = self.history.count(name, keys, t - days * DAY)
         return _rate((late_now - late_then).astype(float), (n_now - n_then).astype(float), prior)
+
+
+def check_columns(columns: tuple[str, ...], X: pd.DataFrame | None = None) -> None:
+    """Refuse (`InputError`) `columns` that are not risk features, or (given `X`) that the
+    feature table `X` lacks: what a risk model reads is checked before it fits or scores."""
+    unknown = [c for c in columns if c not in FEATURES]
+    if unknown:
+        raise InputError(f"not risk features: {', '.join(unknown)}")
+    missing = [] if X is None else [c for c in columns if c not in X.columns]
+    if missing:
+        raise InputError(f"feature table lacks {', '.join(missing)}")
 
 
 def bare_rows(X: pd.DataFrame) -> np.ndarray:

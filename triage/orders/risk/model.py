@@ -48,6 +48,7 @@ from triage.orders.risk.features import (
     FULL_MODEL,
     ORDER_ONLY,
     bare_rows,
+    check_columns,
 )
 
 __all__ = ["RiskModel", "encode_features"]
@@ -251,12 +252,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if self.target not in ("late", "lateness", "stack"):
             raise InputError(f"target must be late, lateness or stack, not {self.target!r}")
         columns = self._columns()
-        unknown = [c for c in columns if c not in FEATURES]
-        if unknown:
-            raise InputError(f"not risk features: {', '.join(unknown)}")
-        missing = [c for c in columns if c not in X.columns]
-        if missing:
-            raise InputError(f"feature table lacks {', '.join(missing)}")
+        check_columns(columns, X)
         y = np.asarray(y, dtype=int)
         times = np.asarray(times)
         if len(y) != len(X) or len(times) != len(X):
@@ -310,7 +306,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.holdout_ = {"mask": late_part, "proba": proba}
         else:
             goal = goals[self.target_]
-            booster, raw = self._select(self.target_, matrix, y, goal, weight, early)
+            booster, raw, self.chosen_params_, self.validation_log_loss_ = self._select(
+                self.target_, matrix, y, goal, weight, early
+            )
             self.calibrator_ = self._fit_calibrator(raw, y[late_part])
             self.holdout_ = {"mask": late_part, "proba": self._calibrate(raw)}
             if self.refit:
@@ -373,7 +371,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         A predicted lateness is no probability: its log-loss is that of a Platt map fitted on
         those rows.
 
-        Returns the chosen booster (fitted on the early rows) and its scores of the later rows.
+        Returns the chosen booster (fitted on the early rows), its scores of the later rows, its
+        settings (with the number of trees as ``max_iter``) and its validation log-loss.
         """
         late = ~early
         best = None
@@ -385,19 +384,18 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 if trees % 10 and trees != booster.n_iter_:
                     continue
                 proba = raw
-                if kind == "lateness":
-                    platt = _platt(raw.reshape(-1, 1), y[late])
-                    proba = platt.predict_proba(raw.reshape(-1, 1))[:, 1]
+                if kind == "lateness":  # mapped as it is, as `_score_input` gives a lateness
+                    days = raw.reshape(-1, 1)
+                    proba = _platt(days, y[late]).predict_proba(days)[:, 1]
                 loss = log_loss(y[late], proba, sample_weight=weight[late], labels=[0, 1])
                 if best is None or loss < best[0]:
                     best = (loss, {**settings, "max_iter": trees}, booster, raw)
-        loss, self.chosen_params_, booster, raw = best
-        self.validation_log_loss_ = round(float(loss), 5)
-        if booster.n_iter_ != self.chosen_params_["max_iter"]:  # fewer trees than it grew
-            booster = self._booster(kind, **self.chosen_params_).fit(
+        loss, params, booster, raw = best
+        if booster.n_iter_ != params["max_iter"]:  # fewer trees than it grew
+            booster = self._booster(kind, **params).fit(
                 matrix[early], goal[early], sample_weight=weight[early]
             )
-        return booster, raw
+        return booster, raw, params, round(float(loss), 5)
 
     def _stack(self, matrix, y, goals, weight, early):
         """Both boosters, each chosen on the early rows as `_select` does; one logistic map of
@@ -405,8 +403,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         late = ~early
         boosters, raws, params, losses = {}, {}, {}, {}
         for kind, goal in goals.items():
-            boosters[kind], raws[kind] = self._select(kind, matrix, y, goal, weight, early)
-            params[kind], losses[kind] = self.chosen_params_, self.validation_log_loss_
+            boosters[kind], raws[kind], params[kind], losses[kind] = self._select(
+                kind, matrix, y, goal, weight, early
+            )
         self.validation_log_loss_ = losses
         raw = np.column_stack([raws["late"], raws["lateness"]])
         self.calibrator_ = self._platt(raw, y[late])
