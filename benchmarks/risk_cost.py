@@ -50,6 +50,7 @@ def worker(
 
     with threadpool_limits(limits=1):
         sim = simulate_marketplace(orders, seed=0, days=days)
+        # derived here, not imported: the other tree may predate any list of them
         optional = [f.name for f in ORDER_FIELDS if bare and not f.required and not f.outcome]
         table = validate_orders(sim.orders.drop(columns=optional))
         events = validate_events(sim.events, table["order_id"])
@@ -95,9 +96,7 @@ def worker(
         "single_ms_per_snapshot": round(1e3 * one / max(len(pick), 1), 3),
         # the columns the model reads (a logistic model: its `features`, by default all)
         "features": len(
-            getattr(model, "feature_names_in_", None)
-            if hasattr(model, "feature_names_in_")
-            else getattr(model, "features", None) or FEATURES
+            getattr(model, "feature_names_in_", getattr(model, "features", None) or FEATURES)
         ),
         # features of the fallback for orders without optional fields (None: no fallback)
         "fallback_features": (
