@@ -8,11 +8,16 @@ import pytest
 
 
 @pytest.fixture
-def margin_interval(monkeypatch):
+def risk_oot(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from risk_oot import margin_interval
+    import risk_oot
 
-    return margin_interval
+    return risk_oot
+
+
+@pytest.fixture
+def margin_interval(risk_oot):
+    return risk_oot.margin_interval
 
 
 def _snapshots(orders: int, seed: int = 0):
@@ -44,3 +49,26 @@ def test_a_better_model_has_an_interval_above_zero_that_narrows_with_more_orders
         assert 0 < low < high < 1
         widths.append(high - low)
     assert widths[1] < widths[0] / 2  # ten times the orders: about a third of the width
+
+
+def test_the_mean_over_cut_offs_is_known_more_narrowly_than_any_one_cut_off(risk_oot):
+    draws, widths, margins = [], [], []
+    for seed in range(4):  # four cut-offs of 600 orders each, the model a little better
+        y, ids, rng = _snapshots(600, seed=seed)
+        good = y + rng.normal(0, 1.0, len(y))
+        poor = y + rng.normal(0, 1.3, len(y))
+        draws.append(risk_oot.margin_resamples(y, good, poor, ids, 300))
+        low, high = risk_oot.percentile_interval(draws[-1])
+        widths.append(high - low)
+        margins.append(np.nanmean(draws[-1]))
+    low, high = risk_oot.mean_interval(draws)
+    assert low < np.mean(margins) < high
+    assert 0 < low  # four months together show what one month may not
+    # four independent months: about half a month's width
+    assert high - low < 0.7 * min(widths)
+
+
+def test_draws_without_a_value_are_left_out_of_an_interval(risk_oot):
+    draws = np.array([np.nan, 0.01, 0.02, 0.03, np.nan, 0.04])
+    low, high = risk_oot.percentile_interval(draws)
+    assert 0.01 <= low < high <= 0.04
