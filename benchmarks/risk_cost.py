@@ -50,7 +50,7 @@ def worker(
 
     with threadpool_limits(limits=1):
         sim = simulate_marketplace(orders, seed=0, days=days)
-        # derived here, not imported: the other tree may predate any list of them
+        # derived here as fields.OPTIONAL_COLUMNS is: the other tree may predate that constant
         optional = [f.name for f in ORDER_FIELDS if bare and not f.required and not f.outcome]
         table = validate_orders(sim.orders.drop(columns=optional))
         events = validate_events(sim.events, table["order_id"])

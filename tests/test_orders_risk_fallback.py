@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATASETS, needs_datasets
-from triage.orders.data.fields import ORDER_FIELDS
+from triage.orders.data.fields import OPTIONAL_COLUMNS
 from triage.orders.data.schema import validate_orders
 from triage.orders.data.simulator import simulate_marketplace
 from triage.orders.risk.features import (
@@ -31,8 +31,6 @@ from triage.orders.risk.model import RiskModel
 from triage.orders.risk.reasons import explain_risk
 from triage.orders.risk.training import build_dataset, evaluate_risk, fit_risk_model, time_split
 
-OPTIONAL = [f.name for f in ORDER_FIELDS if not f.required and not f.outcome]
-
 
 @pytest.fixture(scope="module")
 def sim():
@@ -42,7 +40,7 @@ def sim():
 @pytest.fixture(scope="module")
 def bare_orders(sim):
     """The simulated orders as an import without their optional fields gives them."""
-    return validate_orders(sim.orders.drop(columns=OPTIONAL))
+    return validate_orders(sim.orders.drop(columns=list(OPTIONAL_COLUMNS)))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ __all__ = [
     "DATE_COLUMNS",
     "FLAG_COLUMNS",
     "KINDS",
+    "OPTIONAL_COLUMNS",
     "ORDER_FIELDS",
     "REQUIRED_COLUMNS",
     "Field",
@@ -107,6 +108,9 @@ def _named(*kinds: str) -> tuple[str, ...]:
 
 ORDER_COLUMNS = tuple(f.name for f in ORDER_FIELDS)
 REQUIRED_COLUMNS = tuple(f.name for f in ORDER_FIELDS if f.required)
+#: what an order may come without and still be known before its outcome (seller, buyer, items,
+#: carrier): an order without any of them is "bare" (Olist's orders table alone)
+OPTIONAL_COLUMNS = tuple(f.name for f in ORDER_FIELDS if not f.required and not f.outcome)
 TIME_COLUMNS = _named("time", "date")
 DATE_COLUMNS = _named("date")
 TEXT_COLUMNS = _named("text")
