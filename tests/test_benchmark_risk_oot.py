@@ -1,5 +1,6 @@
 """benchmarks/risk_oot.py's interval of a model's ROC AUC margin over its baseline, which says
-whether a margin on one cut-off is more than the draw of that month's orders."""
+whether a margin on one cut-off is more than the draw of that month's orders, and that of the
+mean margin over several cut-offs."""
 
 from pathlib import Path
 
