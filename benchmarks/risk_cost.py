@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from tqdm import tqdm
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -141,9 +143,13 @@ def main() -> int:
         return 0
     trees = {"this": ROOT, "other": args.other.resolve()}
     runs: dict[str, list[dict]] = {name: [] for name in trees}
-    for _ in range(args.rounds):
-        for name, tree in trees.items():
-            runs[name].append(run(tree, args))
+    # a few minutes per run: one bar on stderr (stdout holds the results)
+    with tqdm(total=args.rounds * len(trees), desc="runs", unit="run", file=sys.stderr) as bar:
+        for _ in range(args.rounds):
+            for name, tree in trees.items():
+                bar.set_postfix_str(name)
+                runs[name].append(run(tree, args))
+                bar.update(1)
     summary = {
         name: {
             "tree": str(trees[name]),
