@@ -10,7 +10,8 @@ earliest 80 % of orders and measures the CPU time (`time.process_time`, best of 
 of scoring the latest 20 %'s snapshots: as-of features plus `predict_proba`, in batches of
 50,000, and one snapshot at a time for `--single` snapshots (the cost of one HTTP score). One
 thread (threadpoolctl). It also reports the test ROC AUC and Brier per decision point
-unrounded, to compare two trees beyond the 4 decimals of the other benchmarks.
+unrounded, to compare two trees beyond the 4 decimals of the other benchmarks. A progress bar
+on stderr, a step per child run.
 
 With `--bare` the simulated orders lose their optional fields (seller, buyer, items, carrier),
 as when Olist's orders table is imported alone: every snapshot is then scored by the model's
