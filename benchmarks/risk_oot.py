@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/risk_oot.py [--datasets ../shared/datasets] [--tables all orders mixed]
         [--folds 2017-07 2017-08 ...] [--params '{"fallback": false}'] [--bootstrap 200] [--json]
+        [--plot docs/risk_oot.png]
 
 Two views of how the models hold up on orders they never trained on:
 
@@ -240,6 +241,48 @@ def summary(results: dict) -> dict:
     return out
 
 
+VIEWS = {"all": "all tables", "orders": "orders table alone", "mixed": "mixed"}
+
+
+def plot(summary_: dict, path: Path, point: str = "open_daily", target: float = 0.03) -> None:
+    """One panel per table set: the model's ROC AUC margin over the baseline at `point` per
+    cut-off and their mean, with 95 % intervals where there are some, against 0 and `target`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    views = [t for t in summary_ if point in summary_[t]]
+    figure, axes = plt.subplots(
+        1, len(views), figsize=(4.2 * len(views), 3.8), sharey=True, squeeze=False
+    )
+    for ax, tables in zip(axes[0], views, strict=True):
+        s = summary_[tables][point]
+        labels = [*s["margins"], "mean"]
+        values = [*s["margins"].values(), s["mean_margin"]]
+        spans = [s["intervals"].get(k) for k in s["margins"]] + [s.get("mean_interval")]
+        for x, (value, span) in enumerate(zip(values, spans, strict=True)):
+            colour = "tab:red" if x == len(values) - 1 else "tab:blue"
+            if span:
+                ax.errorbar(
+                    x, value, yerr=[[value - span[0]], [span[1] - value]], fmt="o",
+                    color=colour, capsize=3,
+                )  # fmt: skip
+            else:
+                ax.plot(x, value, "o", color=colour)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.axhline(target, color="tab:green", linestyle="--", linewidth=1, label=f"+{target} asked")
+        ax.set_xticks(range(len(labels)), labels, rotation=45)
+        ax.set_title(VIEWS.get(tables, tables))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel(f"ROC AUC margin over the baseline ({point})")
+    axes[0][0].legend(loc="lower left", fontsize=8)
+    figure.suptitle("Model minus baseline by cut-off month and on average, 95 % intervals")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def markdown(results: dict) -> str:
     lines = [
         "| tables | split | decision point | model ROC AUC | baseline ROC AUC | model PR AUC | baseline PR AUC | model Brier | baseline Brier | late rate |",
@@ -285,6 +328,9 @@ def main() -> int:
         help="resamples of the test orders for the margins' intervals (0: none)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--plot", type=Path, help="write the daily margins and their intervals to this PNG"
+    )
     args = parser.parse_args()
     folder = olist_folder(args.datasets)
     if folder is None:
@@ -320,6 +366,8 @@ def main() -> int:
     for by_split in document["results"].values():
         for split in by_split.values():
             split.pop("margin_resamples", None)  # summarised above; too long to print
+    if args.plot:
+        plot(document["summary"], args.plot)
     if args.json:
         print(json.dumps(document, indent=2))
         return 0

@@ -75,3 +75,25 @@ def test_draws_without_a_value_are_left_out_of_an_interval(risk_oot):
     draws = np.array([np.nan, 0.01, 0.02, 0.03, np.nan, 0.04])
     low, high = risk_oot.percentile_interval(draws)
     assert 0.01 <= low < high <= 0.04
+
+
+def test_the_plot_draws_every_table_set_with_or_without_intervals(risk_oot, tmp_path):
+    summary = {
+        tables: {
+            "open_daily": {
+                "margins": {"2017-07": 0.01, "2017-08": -0.02},
+                "intervals": {"2017-07": [-0.01, 0.03]} if tables == "all" else {},
+                "mean_margin": -0.005,
+                "mean_interval": [-0.02, 0.01] if tables == "all" else None,
+            }
+        }
+        for tables in ("all", "orders")
+    }
+    path = tmp_path / "margins.png"
+    risk_oot.plot(summary, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    from PIL import Image
+
+    width, height = Image.open(path).size
+    assert width > 2 * height  # one panel per table set, side by side
