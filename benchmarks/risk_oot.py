@@ -252,7 +252,10 @@ def plot(summary_: dict, path: Path, point: str = "open_daily", target: float = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    views = [t for t in summary_ if point in summary_[t]]
+    views = [t for t in summary_ if summary_[t].get(point, {}).get("margins")]
+    if not views:
+        print(f"no plot: no cut-off has a margin at {point}", file=sys.stderr)
+        return
     figure, axes = plt.subplots(
         1, len(views), figsize=(4.2 * len(views), 3.8), sharey=True, squeeze=False
     )
@@ -332,6 +335,8 @@ def main() -> int:
         "--plot", type=Path, help="write the daily margins and their intervals to this PNG"
     )
     args = parser.parse_args()
+    if args.plot and args.no_baseline:
+        parser.error("--plot draws margins over the baseline: drop --no-baseline")
     folder = olist_folder(args.datasets)
     if folder is None:
         return 0

@@ -97,3 +97,10 @@ def test_the_plot_draws_every_table_set_with_or_without_intervals(risk_oot, tmp_
 
     width, height = Image.open(path).size
     assert width > 2 * height  # one panel per table set, side by side
+
+
+def test_without_a_margin_there_is_no_plot_and_a_reason(risk_oot, tmp_path, capsys):
+    path = tmp_path / "margins.png"
+    risk_oot.plot({"all": {"open_daily": {"margins": {}}}}, path)
+    assert not path.exists()
+    assert "no cut-off has a margin" in capsys.readouterr().err
