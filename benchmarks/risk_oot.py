@@ -337,6 +337,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.plot and args.no_baseline:
         parser.error("--plot draws margins over the baseline: drop --no-baseline")
+    if args.plot and not args.plot.resolve().parent.is_dir():
+        # checked now, not after the minutes of the run
+        parser.error(f"--plot: no folder {args.plot.resolve().parent} to write {args.plot.name} in")
     folder = olist_folder(args.datasets)
     if folder is None:
         return 0
