@@ -133,7 +133,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
         if len(np.unique(y)) < 2:
             raise InputError("the training data holds only late or only on-time orders; need both")
         columns = self._columns()
-        check_columns(columns)
+        frame = self._frame(X)  # checks the columns before any fitted state is set
         heavy = [c for c in NUMERIC if c in _HEAVY and c in columns]
         light = [c for c in NUMERIC if c not in _HEAVY and c in columns]
         numeric = lambda log: make_pipeline(  # noqa: E731 - two near-identical pipelines
@@ -160,7 +160,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
                 ("model", LogisticRegression(C=self.C, max_iter=self.max_iter)),
             ]
         )
-        self.pipeline_.fit(self._frame(X), y, model__sample_weight=sample_weight)
+        self.pipeline_.fit(frame, y, model__sample_weight=sample_weight)
         self.terms_ = _Terms(self.pipeline_)
         self.classes_ = np.array([0, 1])
         return self
