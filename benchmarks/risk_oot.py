@@ -123,14 +123,6 @@ def percentile_interval(draws: np.ndarray) -> list[float]:
     return [round(float(low), 4), round(float(high), 4)]
 
 
-def margin_interval(
-    y: np.ndarray, model: np.ndarray, baseline: np.ndarray, orders: np.ndarray, resamples: int
-) -> list[float]:
-    """95 % interval of ROC AUC(model) - ROC AUC(baseline) on these snapshots, resampling
-    orders (`margin_resamples`)."""
-    return percentile_interval(margin_resamples(y, model, baseline, orders, resamples))
-
-
 def mean_interval(draws: list[np.ndarray]) -> list[float]:
     """95 % interval of the mean margin over cut-offs, from each cut-off's bootstrap `draws`
     (one array per cut-off, as many draws each). The cut-offs' test orders are disjoint, so

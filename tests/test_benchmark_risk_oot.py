@@ -18,7 +18,12 @@ def risk_oot(monkeypatch):
 
 @pytest.fixture
 def margin_interval(risk_oot):
-    return risk_oot.margin_interval
+    """95 % interval of one cut-off's margin, as run_split gives it."""
+
+    def interval(*arguments):
+        return risk_oot.percentile_interval(risk_oot.margin_resamples(*arguments))
+
+    return interval
 
 
 def _snapshots(orders: int, seed: int = 0):
