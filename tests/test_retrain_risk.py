@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from triage.cli import cli
 from triage.config import Settings
+from triage.errors import InputError
 from triage.jobs.gate import RiskGatePolicy, compare_risk
 from triage.jobs.outcome import EXIT_PROMOTED, EXIT_REJECTED
 from triage.jobs.retrain_risk import holdout_start, retrain_risk
@@ -86,6 +87,27 @@ def test_gate_checks_every_decision_point():
     assert compare_risk(None, _points(purchase=(0.5, 0.2))).promote  # no champion yet
 
 
+def test_the_logistic_baseline_gates_only_with_a_tolerance():
+    challenger = _points(purchase=(0.60, 0.09), handover=(0.90, 0.05))
+    baseline = _points(purchase=(0.65, 0.09), handover=(0.85, 0.06))
+    assert compare_risk(None, challenger, baseline=baseline).promote  # reported, not gated
+    strict = RiskGatePolicy(baseline_tolerance=0.02)
+    alone = compare_risk(None, challenger, strict, baseline=baseline)  # no champion: still held
+    assert not alone.promote
+    assert alone.reasons == [
+        "ROC AUC at purchase is 0.6000, below the logistic baseline's 0.6500 (tolerance 0.02)"
+    ]
+    assert [c.against for c in alone.checks] == ["logistic baseline"] * 2
+    loose = RiskGatePolicy(baseline_tolerance=0.05)
+    assert compare_risk(None, challenger, loose, baseline=baseline).promote
+    champion = _points(purchase=(0.55, 0.09), handover=(0.95, 0.05))
+    both = compare_risk(champion, challenger, strict, baseline=baseline)
+    assert both.reasons == [
+        "ROC AUC at handover fell from 0.9500 to 0.9000 (tolerance 0.01)",
+        "ROC AUC at purchase is 0.6000, below the logistic baseline's 0.6500 (tolerance 0.02)",
+    ]
+
+
 def test_holdout_start_options(dataset):
     last_day = int(dataset.purchase.max()) // 86_400 * 86_400
     assert holdout_start(dataset, holdout_days=1).timestamp() == last_day
@@ -145,6 +167,50 @@ def test_worse_challenger_is_rejected_and_kept(settings, market, dataset):
     rejected = [v for v in registry.versions(RISK_MODEL_NAME) if v["status"] == "rejected"]
     assert [v["version"] for v in rejected] == [result.challenger_version]
     assert rejected[0]["rejected_reason"] == "; ".join(result.decision.reasons)
+
+
+def test_a_challenger_below_its_logistic_baseline_is_noted_or_rejected(settings, market):
+    """The stump ranks the holdout worse than a logistic regression of the same orders: by default
+    the run says so and promotes it (no champion); held to the baseline it is rejected."""
+    noted = retrain_risk(settings, *market, source="test", holdout_from=HOLDOUT, params=STUMP)
+    assert noted.status == "promoted"
+    below = [n for n in noted.notes if "worse than a logistic regression" in n]
+    baseline = noted.baseline_metrics["decision_points"]
+    own = noted.challenger_metrics["decision_points"]
+    assert len(below) == sum(own[p]["roc_auc"] < baseline[p]["roc_auc"] for p in baseline) > 0
+    report = (noted.report_dir / "report.md").read_text(encoding="utf-8")
+    assert "ROC AUC logistic baseline" in report and below[0] in report
+    assert "logistic baseline ROC AUC" in noted.summary()
+    saved = json.loads((noted.report_dir / "result.json").read_text(encoding="utf-8"))
+    assert saved["baseline_metrics"] == json.loads(json.dumps(noted.baseline_metrics))
+    meta = Registry(settings.models_dir).versions(RISK_MODEL_NAME)[-1]
+    assert meta["metrics"]["baseline_roc_auc"] == {p: row["roc_auc"] for p, row in baseline.items()}
+
+    held = retrain_risk(
+        settings,
+        *market,
+        source="test",
+        holdout_from=HOLDOUT,
+        params=STUMP,
+        policy=RiskGatePolicy(baseline_tolerance=0.0),
+    )
+    assert held.status == "rejected" and held.exit_code == EXIT_REJECTED
+    assert held.decision.reasons and all(
+        "below the logistic baseline's" in r for r in held.decision.reasons
+    )  # the stump equals its champion (the first run's stump): only the baseline rejects it
+    report = (held.report_dir / "report.md").read_text(encoding="utf-8")
+    assert "| logistic baseline |" in report and "**no**" in report
+
+
+def test_a_logistic_challenger_has_no_baseline(settings, market):
+    with pytest.raises(InputError, match="has none"):
+        retrain_risk(
+            settings,
+            *market,
+            source="test",
+            kind="logistic",
+            policy=RiskGatePolicy(baseline_tolerance=0.01),
+        )
 
 
 # --- the command ----------------------------------------------------------------------------------
@@ -231,11 +297,12 @@ def test_command_rejects_a_challenger_beaten_by_a_champion_that_saw_the_holdout(
         (("--holdout-from", "2024-11-12", "--holdout-days", 3), "not both"),
         (("--holdout-from", "soon"), "not a date"),
         (("--holdout-from", "2030-01-01"), "move the split date"),
+        (("--kind", "logistic", "--baseline-tolerance", 0.01), "has none"),
     ),
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, monkeypatch, files, args, message):
     orders, events = files
-    if args[0] == "--holdout-from":
+    if args[0] in ("--holdout-from", "--kind"):
         args = ("--data", orders, "--events", events, *args)
     result = _invoke(tmp_path, monkeypatch, *args)
     assert result.exit_code == 2, result.output

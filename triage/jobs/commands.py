@@ -194,6 +194,14 @@ def retrain_cases_command(
     type=click.FloatRange(0, 1),
     help="Largest Brier score rise allowed at any decision point.",
 )
+@click.option(
+    "--baseline-tolerance",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Also reject a gradient-boosted challenger whose ROC AUC at any decision point is more "
+    "than this below a logistic regression trained on the same orders. Default: off (the report "
+    "shows both).",
+)
 @KIND_OPTION
 @TARGET_PRECISION_OPTION
 @click.option(
@@ -214,6 +222,7 @@ def retrain_risk_command(
     dry_run,
     roc_auc_tolerance,
     brier_tolerance,
+    baseline_tolerance,
     kind,
     target_precision,
     seed,
@@ -268,7 +277,7 @@ def retrain_risk_command(
             source=source,
             holdout_from=holdout_from,
             holdout_days=holdout_days,
-            policy=RiskGatePolicy(roc_auc_tolerance, brier_tolerance),
+            policy=RiskGatePolicy(roc_auc_tolerance, brier_tolerance, baseline_tolerance),
             dry_run=dry_run,
             kind=kind,
             params=params,
@@ -277,7 +286,7 @@ def retrain_risk_command(
             progress=progress,
         )
 
-    _run_job("risk", 5, run, as_json)
+    _run_job("risk", 6 if kind == "hgb" else 5, run, as_json)
 
 
 @click.group()

@@ -76,17 +76,18 @@ def report_folder(settings: Settings, job: str) -> Path:
 
 
 def gate_lines(decision: GateDecision) -> list[str]:
-    """The gate's checks as a Markdown table (empty note when there was no champion)."""
+    """The gate's checks as a Markdown table (empty note when there was nothing to check): each
+    against the champion's figure or a reference's (the risk gate's logistic baseline)."""
     if not decision.checks:
         return ["No champion to compare with: the challenger passes the gate."]
     lines = [
-        "| check | champion | challenger | tolerance | passed |",
-        "|---|---|---|---|---|",
+        "| check | against | their figure | challenger | tolerance | passed |",
+        "|---|---|---|---|---|---|",
     ]
     for check in decision.checks:
         lines.append(
-            f"| {check.name} | {check.champion} | {check.challenger} | {check.tolerance} | "
-            f"{'yes' if check.passed else '**no**'} |"
+            f"| {check.name} | {check.against} | {check.champion} | {check.challenger} | "
+            f"{check.tolerance} | {'yes' if check.passed else '**no**'} |"
         )
     return lines
 

@@ -10,7 +10,14 @@ purchased before it; challenger and champion are both scored on the holdout's sn
 snapshot sees only what was known at its time), per decision point and through the suggestion
 policy (each model with its own threshold). The gate (`triage.jobs.gate.compare_risk`) promotes
 only if no decision point's ROC AUC falls and no decision point's Brier score rises beyond its
-tolerance; a challenger that fails is kept as a rejected version with the reason. A dry run
+tolerance; a challenger that fails is kept as a rejected version with the reason.
+
+A gradient-boosted challenger is also set beside a plain logistic regression trained on the same
+orders and scored on the same holdout (`LogisticRiskModel`, the benchmarks' baseline): the report
+shows both, a note says where the challenger ranks the holdout worse, and with
+``RiskGatePolicy.baseline_tolerance`` the gate rejects it there. On real orders such a model can
+learn what does not last and lose to the baseline out of time (docs/BENCHMARKS.md, issue 16); this
+is where an operator sees it on their own data. A dry run
 registers nothing. The report goes to ``<data_dir>/reports/retrain-risk-<time>/``; exit statuses
 as in triage/jobs/outcome.py.
 """
@@ -110,6 +117,8 @@ class RiskRetrainResult:
     challenger_metrics: dict
     champion_metrics: dict | None = None
     notes: list[str] = field(default_factory=list)
+    # the logistic baseline trained on the same orders, on the holdout (gradient-boosted runs)
+    baseline_metrics: dict | None = None
 
     @property
     def exit_code(self) -> int:
@@ -133,6 +142,11 @@ class RiskRetrainResult:
             f"Brier new/old {self._pairs('brier')}; policy precision {new['precision']}/"
             f"{old.get('precision', '-')}"
         )
+        if self.baseline_metrics is not None:
+            line += "; logistic baseline ROC AUC " + ", ".join(
+                f"{point} {row['roc_auc']}"
+                for point, row in self.baseline_metrics["decision_points"].items()
+            )
         return line + (
             f"; rejected because {'; '.join(self.decision.reasons)}"
             if self.decision.reasons
@@ -152,6 +166,7 @@ class RiskRetrainResult:
             "report": str(self.report_dir / "report.md"),
             "champion_metrics": self.champion_metrics,
             "challenger_metrics": self.challenger_metrics,
+            "baseline_metrics": self.baseline_metrics,
         }
 
 
@@ -182,6 +197,23 @@ def _period(dataset: RiskDataset, mask: np.ndarray) -> dict:
     }
 
 
+def _below_baseline(challenger: dict, baseline: dict | None) -> list[str]:
+    """A note per decision point where the challenger ranks the holdout worse than the logistic
+    baseline (whether or not the gate holds it to the baseline)."""
+    if baseline is None:
+        return []
+    notes = []
+    for point, reference in baseline["decision_points"].items():
+        own = challenger["decision_points"].get(point, {}).get("roc_auc")
+        if own is not None and own < reference["roc_auc"]:
+            notes.append(
+                f"at {point} the challenger ranks the holdout worse than a logistic regression "
+                f"trained on the same orders (ROC AUC {own} against {reference['roc_auc']}); "
+                "`--kind logistic` trains that model, `--baseline-tolerance` gates on it"
+            )
+    return notes
+
+
 def retrain_risk(
     settings: Settings,
     orders: pd.DataFrame,
@@ -204,6 +236,11 @@ def retrain_risk(
     `source` says where they came from (recorded in the metadata and the report). `params` go to
     the estimator (``random_state`` defaults to `seed` for the gradient-boosted model).
     """
+    if policy is not None and policy.baseline_tolerance is not None and kind != "hgb":
+        raise InputError(
+            "a baseline tolerance holds a gradient-boosted challenger to a logistic baseline; "
+            f"a {kind} challenger has none (drop --baseline-tolerance or use --kind hgb)"
+        )
     dataset = build_dataset(orders, events, progress=progress)
     start = holdout_start(dataset, holdout_from=holdout_from, holdout_days=holdout_days)
     train, test = time_split(dataset, test_from=start)
@@ -224,7 +261,15 @@ def retrain_risk(
         scored["champion"] = (old_proba, getattr(champion.model, "threshold_", 0.5))
     if progress:
         progress("evaluated")
-    decision = compare_risk(old_metrics, new_metrics, policy)
+    baseline_metrics = None
+    if kind == "hgb":  # a logistic challenger is its own baseline
+        baseline = fit_risk_model(
+            dataset, train, kind="logistic", target_precision=target_precision
+        )
+        baseline_metrics, _ = evaluate_risk(baseline, dataset, test)
+        if progress:
+            progress("baseline")
+    decision = compare_risk(old_metrics, new_metrics, policy, baseline=baseline_metrics)
 
     holdout = {"start": start.isoformat(), **_period(dataset, test)}
     training = _period(dataset, train)
@@ -237,6 +282,7 @@ def retrain_risk(
             f"the champion trained on orders purchased until {trained_until}, inside the holdout "
             "period: if that was this data, its figures here are optimistic"
         )
+    notes.extend(_below_baseline(new_metrics, baseline_metrics))
     if holdout["late_orders"] < FEW_LATE:
         notes.append(
             f"the holdout holds only {holdout['late_orders']} late orders: small differences "
@@ -249,6 +295,10 @@ def retrain_risk(
     else:
         scope = f"holdout: orders purchased from {start.isoformat()} (not trained on)"
         metrics = {**new_metrics, "evaluated_on": scope, "gate": decision.to_dict()}
+        if baseline_metrics is not None:
+            metrics["baseline_roc_auc"] = {
+                point: row["roc_auc"] for point, row in baseline_metrics["decision_points"].items()
+            }
         metadata = model_metadata(
             challenger, dataset, train, metrics=metrics, source=source, kind=kind
         )
@@ -272,6 +322,7 @@ def retrain_risk(
         challenger_metrics=new_metrics,
         champion_metrics=old_metrics,
         notes=notes,
+        baseline_metrics=baseline_metrics,
     )
     write_risk_report(result, dataset, test, scored)
     if progress:

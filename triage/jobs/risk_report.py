@@ -166,16 +166,19 @@ def plot_metrics_by_point(metrics: dict[str, dict | None], path: str | Path) -> 
 
 def _point_rows(result: RiskRetrainResult) -> list[str]:
     old = (result.champion_metrics or {}).get("decision_points", {})
+    baseline = (result.baseline_metrics or {}).get("decision_points", {})
     lines = [
-        "| decision point | ROC AUC champion | ROC AUC challenger | PR AUC champion | PR AUC challenger "
-        "| Brier champion | Brier challenger | snapshots | late rate |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| decision point | ROC AUC champion | ROC AUC challenger | ROC AUC logistic baseline "
+        "| PR AUC champion | PR AUC challenger | Brier champion | Brier challenger | snapshots "
+        "| late rate |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for point, new in result.challenger_metrics["decision_points"].items():
         before = old.get(point, {})
         cells = [
             before.get("roc_auc", "-"),
             new["roc_auc"],
+            baseline.get(point, {}).get("roc_auc", "-"),
             before.get("pr_auc", "-"),
             new["pr_auc"],
             before.get("brier", "-"),
@@ -218,7 +221,11 @@ def write_risk_report(
     folder.mkdir(parents=True, exist_ok=True)
     ordered = {role: scored[role] for role in ROLES if role in scored}
     plot_metrics_by_point(
-        {"champion": result.champion_metrics, "challenger": result.challenger_metrics},
+        {
+            "champion": result.champion_metrics,
+            "challenger": result.challenger_metrics,
+            "logistic baseline": result.baseline_metrics,
+        },
         folder / "metrics.png",
     )
     points = dataset.snapshots["point"][mask].to_numpy(object)
