@@ -81,7 +81,7 @@ def gate_lines(decision: GateDecision) -> list[str]:
     if not decision.checks:
         return ["No champion to compare with: the challenger passes the gate."]
     lines = [
-        "| check | against | their figure | challenger | tolerance | passed |",
+        "| check | against | reference | challenger | tolerance | passed |",
         "|---|---|---|---|---|---|",
     ]
     for check in decision.checks:
