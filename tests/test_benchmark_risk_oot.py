@@ -82,6 +82,26 @@ def test_draws_without_a_value_are_left_out_of_an_interval(risk_oot):
     assert 0.01 <= low < high <= 0.04
 
 
+def test_the_margin_needed_on_every_cut_off_grows_with_their_number_and_noise(risk_oot):
+    """ "+0.03 on every cut-off" asks a true margin above 0.03: by 0.84 standard deviations of one
+    cut-off's margin for one (Φ(0.84) = 0.8), by 1.79 for six (Φ(1.79)^6 = 0.8)."""
+    rng = np.random.default_rng(0)
+    needed = risk_oot.margin_for_every_cut_off
+    one = needed([rng.normal(0.5, 0.01, 20_000)], 0.03)  # where the draws centre does not matter
+    assert one == pytest.approx(0.03 + 0.8416 * 0.01, abs=3e-4)
+    six = needed([rng.normal(0, 0.01, 20_000) for _ in range(6)], 0.03)
+    assert six == pytest.approx(0.03 + 1.7930 * 0.01, abs=3e-4)
+    noisier = needed([rng.normal(0, 0.02, 20_000) for _ in range(6)], 0.03)
+    assert noisier == pytest.approx(0.03 + 1.7930 * 0.02, abs=6e-4)
+    surer = needed([rng.normal(0, 0.01, 20_000) for _ in range(6)], 0.03, chance=0.95)
+    assert surer > six
+    with_gaps = [np.where(rng.random(20_000) < 0.1, np.nan, rng.normal(0, 0.01, 20_000))]
+    assert needed(with_gaps, 0.03) == pytest.approx(one, abs=3e-4)  # draws without a value left out
+    assert needed([], 0.03) is None
+    assert needed([np.full(10, np.nan)], 0.03) is None
+    assert needed([np.zeros(10)], 0.03) is None  # no spread: no noise to speak of
+
+
 def test_the_plot_draws_every_table_set_with_or_without_intervals(risk_oot, tmp_path):
     summary = {
         tables: {
