@@ -179,7 +179,8 @@ def test_a_challenger_below_its_logistic_baseline_is_noted_or_rejected(settings,
     own = noted.challenger_metrics["decision_points"]
     assert len(below) == sum(own[p]["roc_auc"] < baseline[p]["roc_auc"] for p in baseline) > 0
     report = (noted.report_dir / "report.md").read_text(encoding="utf-8")
-    assert "ROC AUC logistic baseline" in report and below[0] in report
+    assert "ROC AUC logistic baseline" in report and "Brier logistic baseline" in report
+    assert below[0] in report
     assert "logistic baseline ROC AUC" in noted.summary()
     saved = json.loads((noted.report_dir / "result.json").read_text(encoding="utf-8"))
     assert saved["baseline_metrics"] == json.loads(json.dumps(noted.baseline_metrics))

@@ -169,9 +169,9 @@ def _point_rows(result: RiskRetrainResult) -> list[str]:
     baseline = (result.baseline_metrics or {}).get("decision_points", {})
     lines = [
         "| decision point | ROC AUC champion | ROC AUC challenger | ROC AUC logistic baseline "
-        "| PR AUC champion | PR AUC challenger | Brier champion | Brier challenger | snapshots "
-        "| late rate |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| PR AUC champion | PR AUC challenger | Brier champion | Brier challenger "
+        "| Brier logistic baseline | snapshots | late rate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for point, new in result.challenger_metrics["decision_points"].items():
         before = old.get(point, {})
@@ -183,6 +183,7 @@ def _point_rows(result: RiskRetrainResult) -> list[str]:
             new["pr_auc"],
             before.get("brier", "-"),
             new["brier"],
+            baseline.get(point, {}).get("brier", "-"),
             new["snapshots"],
             new["late_rate"],
         ]
