@@ -83,8 +83,9 @@ def test_draws_without_a_value_are_left_out_of_an_interval(risk_oot):
 
 
 def test_the_margin_needed_on_every_cut_off_grows_with_their_number_and_noise(risk_oot):
-    """ "+0.03 on every cut-off" asks a true margin above 0.03: by 0.84 standard deviations of one
-    cut-off's margin for one (Φ(0.84) = 0.8), by 1.79 for six (Φ(1.79)^6 = 0.8)."""
+    """To show +0.03 on every cut-off 4 times in 5, a model needs a true margin above 0.03: by 0.84
+    standard deviations of one cut-off's margin for one (Φ(0.84) = 0.8), by 1.79 for six
+    (Φ(1.79)^6 = 0.8)."""
     rng = np.random.default_rng(0)
     needed = risk_oot.margin_for_every_cut_off
     one = needed([rng.normal(0.5, 0.01, 20_000)], 0.03)  # where the draws centre does not matter
