@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["GateCheck", "GateDecision", "GatePolicy", "RiskGatePolicy", "compare", "compare_risk"]
+__all__ = [
+    "GateCheck",
+    "GateDecision",
+    "GatePolicy",
+    "RiskGatePolicy",
+    "baseline_checks",
+    "compare",
+    "compare_risk",
+]
 
 
 @dataclass(frozen=True)
@@ -168,15 +176,21 @@ def compare_risk(
             )
         )
     if baseline is not None and policy.baseline_tolerance is not None:
-        for point, reference in baseline["decision_points"].items():
-            new = challenger["decision_points"].get(point, {})
-            checks.append(
-                GateCheck(
-                    f"ROC AUC at {point}",
-                    reference["roc_auc"],
-                    new.get("roc_auc"),
-                    policy.baseline_tolerance,
-                    against="logistic baseline",
-                )
-            )
+        checks += baseline_checks(challenger, baseline, policy.baseline_tolerance)
     return GateDecision(promote=all(c.passed for c in checks), checks=checks)
+
+
+def baseline_checks(challenger: dict, baseline: dict, tolerance: float) -> list[GateCheck]:
+    """The challenger's ROC AUC at each decision point against the logistic baseline's (risk
+    metrics as `compare_risk` reads them): the gate's checks with its tolerance, and with 0 the
+    points where the challenger ranks worse."""
+    return [
+        GateCheck(
+            f"ROC AUC at {point}",
+            reference["roc_auc"],
+            challenger["decision_points"].get(point, {}).get("roc_auc"),
+            tolerance,
+            against="logistic baseline",
+        )
+        for point, reference in baseline["decision_points"].items()
+    ]

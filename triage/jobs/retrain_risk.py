@@ -33,7 +33,7 @@ import pandas as pd
 
 from triage.config import Settings
 from triage.errors import InputError, ModelError, ModelNotFoundError
-from triage.jobs.gate import GateDecision, RiskGatePolicy, compare_risk
+from triage.jobs.gate import GateDecision, RiskGatePolicy, baseline_checks, compare_risk
 from triage.jobs.outcome import dry_run_status, exit_code, report_folder, settle
 from triage.jobs.risk_report import write_risk_report
 from triage.orders.data.simulator import simulate_marketplace
@@ -202,16 +202,14 @@ def _below_baseline(challenger: dict, baseline: dict | None) -> list[str]:
     baseline (whether or not the gate holds it to the baseline)."""
     if baseline is None:
         return []
-    notes = []
-    for point, reference in baseline["decision_points"].items():
-        own = challenger["decision_points"].get(point, {}).get("roc_auc")
-        if own is not None and own < reference["roc_auc"]:
-            notes.append(
-                f"at {point} the challenger ranks the holdout worse than a logistic regression "
-                f"trained on the same orders (ROC AUC {own} against {reference['roc_auc']}); "
-                "`--kind logistic` trains that model, `--baseline-tolerance` gates on it"
-            )
-    return notes
+    checks = baseline_checks(challenger, baseline, tolerance=0.0)  # one per point, in order
+    return [
+        f"at {point} the challenger ranks the holdout worse than a logistic regression trained "
+        f"on the same orders (ROC AUC {check.challenger} against {check.champion}); "
+        "`--kind logistic` trains that model, `--baseline-tolerance` gates on it"
+        for point, check in zip(baseline["decision_points"], checks, strict=True)
+        if not check.passed
+    ]
 
 
 def retrain_risk(
