@@ -220,19 +220,16 @@ def summary(results: dict) -> dict:
                 for v in rolling.values()
                 if point in v.get("margin_resamples", {})
             ]
+            every = bool(draws) and len(draws) == len(margins)  # draws for every cut-off
             out[tables][point] = {
                 "margins": margins,
                 # the mean margin over every cut-off and (--bootstrap) its 95 % interval
                 "mean_margin": round(float(np.mean(list(margins.values()))), 4)
                 if margins
                 else None,
-                "mean_interval": mean_interval(draws)
-                if draws and len(draws) == len(margins)
-                else None,
+                "mean_interval": mean_interval(draws) if every else None,
                 # what "+TARGET on every cut-off" asks of the true margin, given the noise
-                "needed_for_every": margin_for_every_cut_off(draws, TARGET)
-                if draws and len(draws) == len(margins)
-                else None,
+                "needed_for_every": margin_for_every_cut_off(draws, TARGET) if every else None,
                 # 95 % interval of each margin (--bootstrap), by cut-off
                 "intervals": {
                     k: v["margin_interval"][point]
